@@ -1,0 +1,32 @@
+"""Request dependencies shared by every domain's routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from shugu.identity import service as identity
+from shugu.identity.principal import Principal
+from shugu.runtime import Exchange
+
+_bearer = HTTPBearer(auto_error=False, description="API token from `shugu token create`")
+
+
+def get_exchange(request: Request) -> Exchange:
+    exchange: Exchange = request.app.state.exchange
+    return exchange
+
+
+def get_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    exchange = get_exchange(request)
+    with exchange.read() as session:
+        return identity.authenticate(session, credentials.credentials if credentials else None)
+
+
+ExchangeDep = Annotated[Exchange, Depends(get_exchange)]
+PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -1,0 +1,40 @@
+"""Who may do what to a product: the one place the catalog checks authorisation."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shugu.catalog.models import DataTable, Product
+from shugu.errors import Forbidden, NotFound
+from shugu.identity.principal import Principal
+
+
+def find_product(session: Session, slug: str) -> Product:
+    product = session.scalar(select(Product).where(Product.slug == slug))
+    if product is None:
+        raise NotFound(f"product {slug!r} does not exist", code="product_not_found")
+    return product
+
+
+def owned_product(session: Session, principal: Principal, slug: str) -> Product:
+    """The product, if the caller's organisation provides it; 403 for anyone else's."""
+    product = find_product(session, slug)
+    if product.provider_org_id != principal.org_id:
+        raise Forbidden(f"product {slug!r} belongs to another organisation",
+                        code="not_product_owner")
+    return product
+
+
+def owned_table(session: Session, principal: Principal, slug: str, table: str) -> DataTable:
+    product = owned_product(session, principal, slug)
+    return find_table(session, product, table)
+
+
+def find_table(session: Session, product: Product, table: str) -> DataTable:
+    row = session.scalar(
+        select(DataTable).where(DataTable.product_id == product.id, DataTable.name == table)
+    )
+    if row is None:
+        raise NotFound(f"product {product.slug!r} has no table {table!r}", code="table_not_found")
+    return row

@@ -1,0 +1,140 @@
+"""API shapes of the catalog domain."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{1,98}[a-z0-9]$"
+TABLE_PATTERN = r"^[a-z_][a-z0-9_]{0,99}$"
+UpdateFrequency = Literal[
+    "realtime", "hourly", "daily", "weekly", "monthly", "quarterly", "yearly", "irregular", "static"
+]
+
+
+class ProductIn(BaseModel):
+    slug: str = Field(pattern=SLUG_PATTERN, description="lower-case letters, digits and hyphens")
+    title_zh: str = Field(min_length=1, max_length=300)
+    title_en: str | None = Field(default=None, max_length=300)
+    description_zh: str | None = None
+    description_en: str | None = None
+    tags: list[str] = Field(default_factory=list, max_length=50)
+    category: str | None = Field(default=None, max_length=100)
+    update_frequency: UpdateFrequency | None = None
+    data_source: str | None = None
+    scenario: str | None = None
+
+
+class ProductPatch(BaseModel):
+    title_zh: str | None = Field(default=None, min_length=1, max_length=300)
+    title_en: str | None = Field(default=None, max_length=300)
+    description_zh: str | None = None
+    description_en: str | None = None
+    tags: list[str] | None = Field(default=None, max_length=50)
+    category: str | None = Field(default=None, max_length=100)
+    update_frequency: UpdateFrequency | None = None
+    data_source: str | None = None
+    scenario: str | None = None
+
+
+class ColumnOut(BaseModel):
+    name: str
+    type: str
+    nullable: bool = True
+
+
+class TableIn(BaseModel):
+    name: str = Field(pattern=TABLE_PATTERN, description="lower-case identifier")
+    description: str | None = None
+    partition_by: list[str] = Field(default_factory=list)
+
+
+class TableOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    description: str | None
+    current_version: int | None
+    columns: list[ColumnOut] = Field(default_factory=list)
+    partition_by: list[str]
+    row_count: int
+    created_at: datetime
+
+
+class ProductOut(BaseModel):
+    id: int
+    slug: str
+    provider_org_id: int
+    provider_name: str
+    title_zh: str
+    title_en: str | None
+    description_zh: str | None
+    description_en: str | None
+    tags: list[str]
+    category: str | None
+    update_frequency: str | None
+    data_source: str | None
+    scenario: str | None
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    tables: list[TableOut] = Field(default_factory=list)
+
+
+class IngestOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    table: str
+    version: int
+    mode: str
+    source_format: str
+    source_name: str | None
+    source_sha256: str
+    source_bytes: int
+    rows: int
+    encoding: str | None
+    created_at: datetime
+    columns: list[ColumnOut] = Field(default_factory=list)
+    added_columns: list[str] = Field(default_factory=list)
+    renamed_columns: dict[str, str] = Field(default_factory=dict)
+
+
+class RevisionIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    note: str | None = None
+    tables: list[str] | None = Field(
+        default=None, description="tables to include at their current version; default: all"
+    )
+
+
+class RevisionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    number: int
+    name: str
+    note: str | None
+    table_versions: dict[str, int]
+    status: str
+    created_at: datetime
+    revoked_at: datetime | None
+    revoke_reason: str | None
+
+
+class RevokeIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ProductHit(BaseModel):
+    slug: str
+    title_zh: str
+    title_en: str | None
+    provider_org_id: int
+    provider_name: str
+    category: str | None
+    tags: list[str]
+    score: int

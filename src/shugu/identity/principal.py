@@ -1,0 +1,39 @@
+"""Who is calling: the authenticated user, their organisation and its roles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shugu.errors import Forbidden
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: int
+    username: str
+    org_id: int
+    org_roles: tuple[str, ...]
+    is_admin: bool
+    is_platform: bool
+    token_id: int | None = None
+
+    @property
+    def actor(self) -> str:
+        return f"user:{self.username}"
+
+    @property
+    def is_operator(self) -> bool:
+        return self.is_platform or "operator" in self.org_roles
+
+    def require_role(self, role: str) -> None:
+        if role not in self.org_roles:
+            raise Forbidden(
+                f"organisation does not hold the {role} role", code="role_required", role=role
+            )
+
+    def require_operator(self) -> None:
+        if not self.is_operator:
+            raise Forbidden("only the platform operator may do this", code="operator_required")
+
+
+SYSTEM_ACTOR = "system"
