@@ -1,4 +1,7 @@
-"""Python SDK over shugu's REST API: `shugu.Client(base_url, token)`, typed results."""
+"""Python SDK over shugu's REST API: `shugu.Client(base_url, token)`, typed results.
+
+Requests are validated by the server, the one authority; answers are parsed into models.
+"""
 
 from __future__ import annotations
 
@@ -31,13 +34,23 @@ class ShuguAPIError(Exception):
 
 
 class Client:
-    def __init__(self, base_url: str, token: str | None = None, *, timeout: float = 600.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        timeout: float = 600.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(base_url=self.base_url + "/api/v1", headers=headers,
-                                  timeout=timeout, transport=transport)
+        self._http = httpx.Client(
+            base_url=self.base_url + "/api/v1",
+            headers=headers,
+            timeout=timeout,
+            transport=transport,
+        )
 
     def close(self) -> None:
         self._http.close()
@@ -58,11 +71,13 @@ class Client:
         if response.status_code >= 400:
             try:
                 err = response.json()["error"]
-                raise ShuguAPIError(response.status_code, err["code"], err["message"],
-                                    err.get("details"))
+                raise ShuguAPIError(
+                    response.status_code, err["code"], err["message"], err.get("details")
+                )
             except (ValueError, KeyError, TypeError):
-                raise ShuguAPIError(response.status_code, "http_error",
-                                    response.text[:500]) from None
+                raise ShuguAPIError(
+                    response.status_code, "http_error", response.text[:500]
+                ) from None
         return response.json()
 
     def _get(self, model: type[M], path: str, **params: Any) -> M:
@@ -71,18 +86,28 @@ class Client:
     def _list(self, model: Any, path: str, **params: Any) -> Any:
         return TypeAdapter(model).validate_python(self._request("GET", path, params=params))
 
-    def _send(self, method: str, model: type[M], path: str, body: BaseModel | dict[str, Any],
-              **params: Any) -> M:
-        payload = body.model_dump(mode="json", exclude_unset=True) if isinstance(
-            body, BaseModel) else body
+    def _send(
+        self,
+        method: str,
+        model: type[M],
+        path: str,
+        body: BaseModel | dict[str, Any],
+        **params: Any,
+    ) -> M:
+        payload = (
+            body.model_dump(mode="json", exclude_unset=True)
+            if isinstance(body, BaseModel)
+            else body
+        )
         return model.model_validate(self._request(method, path, json=payload, params=params))
 
     # -- identity -------------------------------------------------------------------------
 
     def login(self, username: str, password: str) -> identity.TokenCreated:
         """Exchange a password for a token; the client then uses it."""
-        created = self._send("POST", identity.TokenCreated, "/auth/login",
-                             identity.LoginIn(username=username, password=password))
+        created = self._send(
+            "POST", identity.TokenCreated, "/auth/login", dict(username=username, password=password)
+        )
         self.token = created.secret
         self._http.headers["Authorization"] = f"Bearer {created.secret}"
         return created
@@ -90,40 +115,71 @@ class Client:
     def me(self) -> identity.Me:
         return self._get(identity.Me, "/me")
 
-    def create_organization(self, uscc: str, name: str, roles: list[str], admin_username: str,
-                            *, name_en: str | None = None,
-                            admin_password: str | None = None) -> identity.OrganizationCreated:
-        body = identity.OrganizationIn(uscc=uscc, name=name, name_en=name_en, roles=roles,  # type: ignore[arg-type]
-                                       admin_username=admin_username,
-                                       admin_password=admin_password)
+    def create_organization(
+        self,
+        uscc: str,
+        name: str,
+        roles: list[str],
+        admin_username: str,
+        *,
+        name_en: str | None = None,
+        admin_password: str | None = None,
+    ) -> identity.OrganizationCreated:
+        body = dict(
+            uscc=uscc,
+            name=name,
+            name_en=name_en,
+            roles=roles,
+            admin_username=admin_username,
+            admin_password=admin_password,
+        )
         return self._send("POST", identity.OrganizationCreated, "/organizations", body)
 
-    def list_organizations(self, *, role: str | None = None, limit: int | None = None,
-                           page_token: str | None = None) -> Page[identity.OrganizationOut]:
-        return self._get(Page[identity.OrganizationOut], "/organizations", role=role,
-                         limit=limit, page_token=page_token)
+    def list_organizations(
+        self, *, role: str | None = None, limit: int | None = None, page_token: str | None = None
+    ) -> Page[identity.OrganizationOut]:
+        return self._get(
+            Page[identity.OrganizationOut],
+            "/organizations",
+            role=role,
+            limit=limit,
+            page_token=page_token,
+        )
 
     def get_organization(self, org_id: int) -> identity.OrganizationOut:
         return self._get(identity.OrganizationOut, f"/organizations/{org_id}")
 
     def set_roles(self, org_id: int, roles: list[str]) -> identity.OrganizationOut:
-        return self._send("PUT", identity.OrganizationOut, f"/organizations/{org_id}/roles",
-                          {"roles": roles})
+        return self._send(
+            "PUT", identity.OrganizationOut, f"/organizations/{org_id}/roles", {"roles": roles}
+        )
 
-    def create_user(self, org_id: int, username: str, *, password: str | None = None,
-                    display_name: str | None = None,
-                    is_admin: bool = False) -> identity.UserCreated:
-        body = identity.UserIn(username=username, password=password, display_name=display_name,
-                               is_admin=is_admin)
+    def create_user(
+        self,
+        org_id: int,
+        username: str,
+        *,
+        password: str | None = None,
+        display_name: str | None = None,
+        is_admin: bool = False,
+    ) -> identity.UserCreated:
+        body = dict(
+            username=username, password=password, display_name=display_name, is_admin=is_admin
+        )
         return self._send("POST", identity.UserCreated, f"/organizations/{org_id}/users", body)
 
     def list_users(self, org_id: int) -> list[identity.UserOut]:
         return self._list(list[identity.UserOut], f"/organizations/{org_id}/users")
 
-    def create_token(self, name: str, *,
-                     expires_in_days: int | None = None) -> identity.TokenCreated:
-        return self._send("POST", identity.TokenCreated, "/tokens",
-                          identity.TokenIn(name=name, expires_in_days=expires_in_days))
+    def create_token(
+        self, name: str, *, expires_in_days: int | None = None
+    ) -> identity.TokenCreated:
+        return self._send(
+            "POST",
+            identity.TokenCreated,
+            "/tokens",
+            dict(name=name, expires_in_days=expires_in_days),
+        )
 
     def list_tokens(self) -> list[identity.TokenOut]:
         return self._list(list[identity.TokenOut], "/tokens")
@@ -134,33 +190,55 @@ class Client:
     # -- catalog --------------------------------------------------------------------------
 
     def create_product(self, slug: str, title_zh: str, **fields: Any) -> catalog.ProductOut:
-        return self._send("POST", catalog.ProductOut, "/products",
-                          catalog.ProductIn(slug=slug, title_zh=title_zh, **fields))
+        return self._send(
+            "POST", catalog.ProductOut, "/products", dict(slug=slug, title_zh=title_zh, **fields)
+        )
 
     def update_product(self, slug: str, **fields: Any) -> catalog.ProductOut:
-        return self._send("PATCH", catalog.ProductOut, f"/products/{slug}",
-                          catalog.ProductPatch(**fields))
+        return self._send("PATCH", catalog.ProductOut, f"/products/{slug}", dict(**fields))
 
     def get_product(self, slug: str) -> catalog.ProductOut:
         return self._get(catalog.ProductOut, f"/products/{slug}")
 
-    def list_products(self, *, provider_org_id: int | None = None, limit: int | None = None,
-                      page_token: str | None = None) -> Page[catalog.ProductOut]:
-        return self._get(Page[catalog.ProductOut], "/products", provider_org_id=provider_org_id,
-                         limit=limit, page_token=page_token)
+    def list_products(
+        self,
+        *,
+        provider_org_id: int | None = None,
+        limit: int | None = None,
+        page_token: str | None = None,
+    ) -> Page[catalog.ProductOut]:
+        return self._get(
+            Page[catalog.ProductOut],
+            "/products",
+            provider_org_id=provider_org_id,
+            limit=limit,
+            page_token=page_token,
+        )
 
-    def create_table(self, slug: str, name: str, *, description: str | None = None,
-                     partition_by: list[str] | None = None) -> catalog.TableOut:
-        body = catalog.TableIn(name=name, description=description,
-                               partition_by=partition_by or [])
+    def create_table(
+        self,
+        slug: str,
+        name: str,
+        *,
+        description: str | None = None,
+        partition_by: list[str] | None = None,
+    ) -> catalog.TableOut:
+        body = dict(name=name, description=description, partition_by=partition_by or [])
         return self._send("POST", catalog.TableOut, f"/products/{slug}/tables", body)
 
     def ingest(
-        self, slug: str, table: str, source: str | os.PathLike[str] | bytes | BinaryIO, *,
+        self,
+        slug: str,
+        table: str,
+        source: str | os.PathLike[str] | bytes | BinaryIO,
+        *,
         mode: Literal["append", "overwrite"] = "append",
         format: Literal["auto", "csv", "parquet", "arrow"] = "auto",
-        encoding: str | None = None, delimiter: str | None = None, header: bool | None = None,
-        filename: str | None = None, progress: Callable[[int], None] | None = None,
+        encoding: str | None = None,
+        delimiter: str | None = None,
+        header: bool | None = None,
+        filename: str | None = None,
+        progress: Callable[[int], None] | None = None,
     ) -> catalog.IngestOut:
         """Upload a file (path, bytes or binary stream); `progress(n)` gets bytes sent."""
         size: int | None = None
@@ -177,17 +255,32 @@ class Client:
         headers = {"Content-Type": "application/octet-stream"}
         if size is not None:
             headers["Content-Length"] = str(size)
-        params = {"mode": mode, "format": format, "encoding": encoding, "delimiter": delimiter,
-                  "header": None if header is None else str(header).lower(),
-                  "filename": filename}
-        data = self._request("PUT", f"/products/{slug}/tables/{table}/data", content=content,
-                             headers=headers, params=params)
+        params = {
+            "mode": mode,
+            "format": format,
+            "encoding": encoding,
+            "delimiter": delimiter,
+            "header": None if header is None else str(header).lower(),
+            "filename": filename,
+        }
+        data = self._request(
+            "PUT",
+            f"/products/{slug}/tables/{table}/data",
+            content=content,
+            headers=headers,
+            params=params,
+        )
         return catalog.IngestOut.model_validate(data)
 
-    def publish_revision(self, slug: str, name: str, *, note: str | None = None,
-                         tables: list[str] | None = None) -> catalog.RevisionOut:
-        return self._send("POST", catalog.RevisionOut, f"/products/{slug}/revisions",
-                          catalog.RevisionIn(name=name, note=note, tables=tables))
+    def publish_revision(
+        self, slug: str, name: str, *, note: str | None = None, tables: list[str] | None = None
+    ) -> catalog.RevisionOut:
+        return self._send(
+            "POST",
+            catalog.RevisionOut,
+            f"/products/{slug}/revisions",
+            dict(name=name, note=note, tables=tables),
+        )
 
     def list_revisions(self, slug: str) -> list[catalog.RevisionOut]:
         return self._list(list[catalog.RevisionOut], f"/products/{slug}/revisions")
@@ -196,15 +289,33 @@ class Client:
         return self._get(catalog.RevisionOut, f"/products/{slug}/revisions/{number}")
 
     def revoke_revision(self, slug: str, number: int, reason: str) -> catalog.RevisionOut:
-        return self._send("POST", catalog.RevisionOut,
-                          f"/products/{slug}/revisions/{number}/revoke", {"reason": reason})
+        return self._send(
+            "POST",
+            catalog.RevisionOut,
+            f"/products/{slug}/revisions/{number}/revoke",
+            {"reason": reason},
+        )
 
-    def search(self, q: str = "", *, provider_org_id: int | None = None,
-               category: str | None = None, tag: str | None = None, limit: int | None = None,
-               page_token: str | None = None) -> Page[catalog.ProductHit]:
-        return self._get(Page[catalog.ProductHit], "/search", q=q,
-                         provider_org_id=provider_org_id, category=category, tag=tag,
-                         limit=limit, page_token=page_token)
+    def search(
+        self,
+        q: str = "",
+        *,
+        provider_org_id: int | None = None,
+        category: str | None = None,
+        tag: str | None = None,
+        limit: int | None = None,
+        page_token: str | None = None,
+    ) -> Page[catalog.ProductHit]:
+        return self._get(
+            Page[catalog.ProductHit],
+            "/search",
+            q=q,
+            provider_org_id=provider_org_id,
+            category=category,
+            tag=tag,
+            limit=limit,
+            page_token=page_token,
+        )
 
     # -- ledger ---------------------------------------------------------------------------
 
@@ -214,27 +325,38 @@ class Client:
     def public_key(self) -> ledger.PublicKey:
         return self._get(ledger.PublicKey, "/ledger/public-key")
 
-    def events(self, *, action: str | None = None, subject: str | None = None,
-               limit: int | None = None,
-               page_token: str | None = None) -> Page[ledger.EventOut]:
-        return self._get(Page[ledger.EventOut], "/ledger/events", action=action,
-                         subject=subject, limit=limit, page_token=page_token)
+    def events(
+        self,
+        *,
+        action: str | None = None,
+        subject: str | None = None,
+        limit: int | None = None,
+        page_token: str | None = None,
+    ) -> Page[ledger.EventOut]:
+        return self._get(
+            Page[ledger.EventOut],
+            "/ledger/events",
+            action=action,
+            subject=subject,
+            limit=limit,
+            page_token=page_token,
+        )
 
     def event(self, seq: int) -> ledger.EventOut:
         return self._get(ledger.EventOut, f"/ledger/events/{seq}")
 
     def inclusion_proof(self, seq: int, tree_size: int | None = None) -> ledger.InclusionProof:
-        return self._get(ledger.InclusionProof, f"/ledger/events/{seq}/inclusion",
-                         tree_size=tree_size)
+        return self._get(
+            ledger.InclusionProof, f"/ledger/events/{seq}/inclusion", tree_size=tree_size
+        )
 
     def consistency_proof(self, first: int, second: int) -> ledger.ConsistencyProof:
-        return self._get(ledger.ConsistencyProof, "/ledger/consistency", first=first,
-                         second=second)
+        return self._get(ledger.ConsistencyProof, "/ledger/consistency", first=first, second=second)
 
 
 def _chunks_of_bytes(data: bytes, progress: Callable[[int], None] | None) -> Iterator[bytes]:
     for start in range(0, len(data), CHUNK):
-        chunk = data[start:start + CHUNK]
+        chunk = data[start : start + CHUNK]
         if progress:
             progress(len(chunk))
         yield chunk

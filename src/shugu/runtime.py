@@ -75,7 +75,7 @@ class Exchange:
         try:
             yield session
         finally:
-            session.rollback()
+            # close() ends the transaction without expiring loaded objects.
             session.close()
 
     @property

@@ -1,9 +1,291 @@
-"""Commands that talk to a running exchange through the SDK."""
+"""Commands that talk to a running exchange through the SDK (`--url`, `--token`)."""
 
 from __future__ import annotations
 
+import getpass
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
 import typer
+from pydantic import BaseModel
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+from rich.table import Table
+
+from shugu.client import Client, ShuguAPIError
+
+console = Console()
+err = Console(stderr=True)
+
+
+class Remote:
+    url: str = "http://127.0.0.1:8000"
+    token: str | None = None
+    as_json: bool = False
+
+
+state = Remote()
+
+
+@contextmanager
+def client() -> Iterator[Client]:
+    """An SDK client; API errors become one clear line and exit code 1."""
+    c = Client(state.url, state.token)
+    try:
+        yield c
+    except ShuguAPIError as exc:
+        err.print(f"[red]error[/red] [{exc.code}] {exc.message}")
+        raise typer.Exit(1) from None
+    except httpx.ConnectError:
+        err.print(f"[red]error[/red] cannot reach shugu at {state.url} (is `shugu serve` "
+                  "running? set --url or SHUGU_URL)")
+        raise typer.Exit(1) from None
+    finally:
+        c.close()
+
+
+def show(value: BaseModel | list[BaseModel], columns: list[str] | None = None) -> None:
+    """Print a result: JSON with --json, otherwise a table or key/value list."""
+    if state.as_json:
+        if isinstance(value, list):
+            sys.stdout.write(json.dumps([v.model_dump(mode="json") for v in value],
+                                        ensure_ascii=False, indent=2) + "\n")
+        else:
+            sys.stdout.write(value.model_dump_json(indent=2) + "\n")
+        return
+    rows = value if isinstance(value, list) else None
+    if rows is None:
+        assert isinstance(value, BaseModel)
+        for key, item in value.model_dump(mode="json").items():
+            console.print(f"[bold]{key}[/bold]: {_cell(item)}")
+        return
+    if not rows:
+        console.print("(none)")
+        return
+    names = columns or list(rows[0].model_dump().keys())
+    table = Table()
+    for name in names:
+        table.add_column(name)
+    for row in rows:
+        data = row.model_dump(mode="json")
+        table.add_row(*(_cell(data.get(n)) for n in names))
+    console.print(table)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return "" if value is None else str(value)
+
+
+def _secret(label: str, secret: str) -> None:
+    if not state.as_json:
+        console.print(f"[bold green]{label}[/bold green] (shown only once): [bold]{secret}[/bold]")
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    @app.callback()
+    def _options(
+        url: Annotated[str, typer.Option(envvar="SHUGU_URL", help="server URL")] = state.url,
+        token: Annotated[str | None, typer.Option(envvar="SHUGU_TOKEN",
+                                                  help="API token")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    ) -> None:
+        state.url, state.token, state.as_json = url, token, as_json
+
+    @app.command()
+    def login(username: str, password: Annotated[str | None, typer.Option(
+            help="password (prompted when omitted)")] = None) -> None:
+        """Exchange a username and password for an API token."""
+        password = password or getpass.getpass("password: ")
+        with client() as c:
+            created = c.login(username, password)
+        show(created.token)
+        _secret("token", created.secret)
+        if not state.as_json:
+            console.print("use it with --token or export SHUGU_TOKEN=...")
+
+    org = typer.Typer(no_args_is_help=True, help="Organisations (operator).")
+    app.add_typer(org, name="org")
+
+    @org.command("create")
+    def org_create(
+        uscc: Annotated[str, typer.Option(help="统一社会信用代码")],
+        name: Annotated[str, typer.Option(help="legal name")],
+        roles: Annotated[str, typer.Option(help="comma-separated: provider,consumer,...")],
+        admin: Annotated[str, typer.Option(help="username of the organisation's admin")],
+        name_en: Annotated[str | None, typer.Option()] = None,
+    ) -> None:
+        """Register an organisation with its first admin user and token."""
+        with client() as c:
+            created = c.create_organization(uscc, name, [r.strip() for r in roles.split(",")],
+                                            admin, name_en=name_en)
+        show(created.organization)
+        if created.admin_password:
+            _secret(f"password of {created.admin.username}", created.admin_password)
+        _secret("admin API token", created.token.secret)
+
+    @org.command("list")
+    def org_list(role: Annotated[str | None, typer.Option()] = None) -> None:
+        with client() as c:
+            show(list(_all(lambda t: c.list_organizations(role=role, page_token=t))),
+                 ["id", "uscc", "name", "roles"])
+
+    token = typer.Typer(no_args_is_help=True, help="API tokens.")
+    app.add_typer(token, name="token")
+
+    @token.command("create")
+    def token_create(name: str, days: Annotated[int | None, typer.Option(
+            help="lifetime in days")] = None) -> None:
+        """Create an API token for yourself."""
+        with client() as c:
+            created = c.create_token(name, expires_in_days=days)
+        show(created.token)
+        _secret("token", created.secret)
+
+    @token.command("list")
+    def token_list() -> None:
+        with client() as c:
+            show(c.list_tokens(), ["id", "name", "user_id", "created_at", "expires_at",
+                                   "revoked_at"])
+
+    @token.command("revoke")
+    def token_revoke(token_id: int) -> None:
+        with client() as c:
+            show(c.revoke_token(token_id))
+
+    product = typer.Typer(no_args_is_help=True, help="Data products.")
+    app.add_typer(product, name="product")
+
+    @product.command("create")
+    def product_create(
+        slug: str,
+        title_zh: Annotated[str, typer.Option("--title-zh")],
+        title_en: Annotated[str | None, typer.Option("--title-en")] = None,
+        description_zh: Annotated[str | None, typer.Option("--description-zh")] = None,
+        description_en: Annotated[str | None, typer.Option("--description-en")] = None,
+        tag: Annotated[list[str] | None, typer.Option("--tag", help="repeatable")] = None,
+        category: Annotated[str | None, typer.Option()] = None,
+        update_frequency: Annotated[str | None, typer.Option("--update-frequency")] = None,
+        data_source: Annotated[str | None, typer.Option("--data-source")] = None,
+        scenario: Annotated[str | None, typer.Option()] = None,
+    ) -> None:
+        """Create a data product owned by your organisation."""
+        fields = {k: v for k, v in {
+            "title_en": title_en, "description_zh": description_zh,
+            "description_en": description_en, "tags": tag, "category": category,
+            "update_frequency": update_frequency, "data_source": data_source,
+            "scenario": scenario}.items() if v is not None}
+        with client() as c:
+            show(c.create_product(slug, title_zh, **fields))
+
+    @product.command("show")
+    def product_show(slug: str) -> None:
+        with client() as c:
+            show(c.get_product(slug))
+
+    @product.command("list")
+    def product_list(provider: Annotated[int | None, typer.Option(
+            help="provider organisation id")] = None) -> None:
+        with client() as c:
+            show(list(_all(lambda t: c.list_products(provider_org_id=provider, page_token=t))),
+                 ["slug", "title_zh", "provider_name", "category", "status"])
+
+    table = typer.Typer(no_args_is_help=True, help="Tables of a product.")
+    app.add_typer(table, name="table")
+
+    @table.command("create")
+    def table_create(
+        slug: str, name: str,
+        description: Annotated[str | None, typer.Option()] = None,
+        partition_by: Annotated[list[str] | None, typer.Option("--partition-by")] = None,
+    ) -> None:
+        with client() as c:
+            show(c.create_table(slug, name, description=description, partition_by=partition_by))
+
+    @app.command()
+    def ingest(
+        slug: str, table_name: Annotated[str, typer.Argument(metavar="TABLE")], file: Path,
+        mode: Annotated[str, typer.Option(help="append or overwrite")] = "append",
+        format: Annotated[str, typer.Option(help="auto, csv, parquet or arrow")] = "auto",
+        encoding: Annotated[str | None, typer.Option(help="CSV encoding (detected)")] = None,
+        delimiter: Annotated[str | None, typer.Option(help="CSV delimiter (detected)")] = None,
+        header: Annotated[bool | None, typer.Option("--header/--no-header",
+                                                    help="CSV header row (detected)")] = None,
+    ) -> None:
+        """Upload a CSV, Parquet or Arrow file into a table as a new version."""
+        if not file.is_file():
+            err.print(f"[red]error[/red] no such file: {file}")
+            raise typer.Exit(1)
+        size = file.stat().st_size
+        with client() as c, Progress(
+            "[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+            TransferSpeedColumn(), console=err, transient=True,
+        ) as progress:
+            task = progress.add_task(f"uploading {file.name}", total=size)
+
+            def advance(n: int) -> None:
+                progress.advance(task, n)
+                if progress.tasks[task].completed >= size:
+                    progress.update(task, description="ingesting on the server")
+
+            result = c.ingest(slug, table_name, file, mode=mode,  # type: ignore[arg-type]
+                              format=format, encoding=encoding,  # type: ignore[arg-type]
+                              delimiter=delimiter, header=header, progress=advance)
+        show(result)
+
+    revision = typer.Typer(no_args_is_help=True, help="Revisions of a product.")
+    app.add_typer(revision, name="revision")
+
+    @revision.command("publish")
+    def revision_publish(
+        slug: str, name: str, note: Annotated[str | None, typer.Option()] = None,
+        table_names: Annotated[list[str] | None, typer.Option("--table")] = None,
+    ) -> None:
+        """Publish the tables' current versions as a named revision."""
+        with client() as c:
+            show(c.publish_revision(slug, name, note=note, tables=table_names))
+
+    @revision.command("list")
+    def revision_list(slug: str) -> None:
+        with client() as c:
+            show(c.list_revisions(slug), ["number", "name", "status", "table_versions",
+                                          "created_at"])
+
+    @revision.command("revoke")
+    def revision_revoke(slug: str, number: int,
+                        reason: Annotated[str, typer.Option()]) -> None:
+        with client() as c:
+            show(c.revoke_revision(slug, number, reason))
+
+    @app.command()
+    def search(
+        q: Annotated[str, typer.Argument(help="words in Chinese or English")] = "",
+        provider: Annotated[int | None, typer.Option(help="provider organisation id")] = None,
+        category: Annotated[str | None, typer.Option()] = None,
+        tag: Annotated[str | None, typer.Option()] = None,
+        limit: Annotated[int, typer.Option()] = 20,
+        page_token: Annotated[str | None, typer.Option("--page-token")] = None,
+    ) -> None:
+        """Search the catalog."""
+        with client() as c:
+            page = c.search(q, provider_org_id=provider, category=category, tag=tag,
+                            limit=limit, page_token=page_token)
+        show(page.items, ["slug", "title_zh", "title_en", "provider_name", "score"])
+        if page.next_page_token and not state.as_json:
+            console.print(f"more: --page-token {page.next_page_token}")
+
+
+def _all(fetch: Callable[[str | None], Any]) -> Iterator[Any]:
+    token: str | None = None
+    while True:
+        page = fetch(token)
+        yield from page.items
+        token = page.next_page_token
+        if not token:
+            return

@@ -2,8 +2,106 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.panel import Panel
+
+from shugu.config import Settings
+
+console = Console()
+
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="data directory (SHUGU_DATA_DIR)")]
+DatabaseUrl = Annotated[str | None, typer.Option(
+    "--database-url", help="SQLAlchemy URL (SHUGU_DATABASE_URL); default: SQLite in the data dir")]
+Host = Annotated[str | None, typer.Option("--host", help="interface to listen on")]
+Port = Annotated[int | None, typer.Option("--port", help="TCP port")]
+
+
+def settings_from(data_dir: Path | None = None, database_url: str | None = None,
+                  host: str | None = None, port: int | None = None) -> Settings:
+    overrides: dict[str, object] = {}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    if database_url is not None:
+        overrides["database_url"] = database_url
+    if host is not None:
+        overrides["host"] = host
+    if port is not None:
+        overrides["port"] = port
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def print_first_start(username: str, password: str, url: str) -> None:
+    console.print(Panel.fit(
+        f"The platform operator account was created (首次启动, 平台运营方).\n"
+        f"  username: [bold]{username}[/bold]\n  password: [bold]{password}[/bold]  "
+        f"(shown only this once)\n\nGet an API token:\n"
+        f"  shugu --url {url} login {username}\n"
+        f"or POST {url}/api/v1/auth/login with {{\"username\", \"password\"}}.",
+        title="shugu first start", border_style="green"))
+
+
+def run_server(settings: Settings, exchange: object) -> None:
+    import uvicorn
+
+    from shugu.app import create_app
+    from shugu.runtime import Exchange
+
+    assert isinstance(exchange, Exchange)
+    uvicorn.run(create_app(exchange), host=settings.host, port=settings.port,
+                log_level="info", proxy_headers=True)
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    @app.command()
+    def serve(data_dir: DataDir = None, database_url: DatabaseUrl = None, host: Host = None,
+              port: Port = None) -> None:
+        """Start the exchange (REST API under /api/v1)."""
+        from shugu.runtime import Exchange
+
+        settings = settings_from(data_dir, database_url, host, port)
+        exchange = Exchange.open(settings)
+        base = settings.base_url()
+        if exchange.first_start:
+            print_first_start(exchange.first_start.username, exchange.first_start.password, base)
+        console.print(f"shugu serving at [bold]{base}[/bold]  (API docs: {base}/api/v1/docs; "
+                      f"data: {settings.resolved_data_dir()})")
+        run_server(settings, exchange)
+
+    @app.command()
+    def demo(
+        data_dir: Annotated[Path, typer.Option("--data-dir", help="demo data directory")] = Path(
+            "shugu-demo"),
+        database_url: DatabaseUrl = None, host: Host = None, port: Port = None,
+        rows: Annotated[int, typer.Option(help="rows of the electricity demo table")] = 246_240,
+        serve: Annotated[bool, typer.Option("--serve/--no-serve",
+                                            help="keep serving after seeding")] = True,
+    ) -> None:
+        """Start the exchange with demo participants and data, print what to open."""
+        from shugu.demo.seed import seed
+        from shugu.runtime import Exchange
+
+        settings = settings_from(data_dir, database_url, host, port)
+        exchange = Exchange.open(settings)
+        report = seed(exchange, rows=rows, console=console)
+        base = settings.base_url()
+        report.print(console, base)
+        if serve:
+            console.print(f"shugu demo serving at [bold]{base}[/bold] — Ctrl+C to stop")
+            run_server(settings, exchange)
+
+    db_app = typer.Typer(no_args_is_help=True, help="Database maintenance.")
+    app.add_typer(db_app, name="db")
+
+    @db_app.command("upgrade")
+    def db_upgrade(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+        """Apply all database migrations (also done on every start)."""
+        from shugu import db
+
+        settings = settings_from(data_dir, database_url)
+        settings.resolved_data_dir().mkdir(parents=True, exist_ok=True)
+        db.upgrade(settings.resolved_database_url())
+        console.print("database is at the latest schema")

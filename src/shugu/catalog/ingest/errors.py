@@ -1,0 +1,75 @@
+"""The answers ingestion gives to bad input: stable codes, 4xx, and nothing written."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shugu.errors import Conflict, InvalidInput, ShuguError
+
+
+class UnsupportedFormat(ShuguError):
+    status = 415
+    code = "unsupported_format"
+
+
+class StorageInconsistent(ShuguError):
+    """The Delta log is behind what the database recorded: data was lost outside shugu."""
+
+    status = 500
+    code = "table_storage_inconsistent"
+
+
+def empty_file(message: str = "the file holds no data rows") -> InvalidInput:
+    return InvalidInput(message, code="empty_file")
+
+
+def not_csv(message: str, **details: Any) -> InvalidInput:
+    return InvalidInput(message, code="not_csv", **details)
+
+
+def encoding_error(message: str, **details: Any) -> InvalidInput:
+    return InvalidInput(message, code="encoding_error", **details)
+
+
+def ragged_rows(line: int | None, expected: int, actual: int, text: str) -> InvalidInput:
+    where = f"line {line}" if line is not None else "a row"
+    return InvalidInput(
+        f"{where} has {actual} fields where the header has {expected}: {text[:200]!r}",
+        code="ragged_rows", line=line, expected_fields=expected, actual_fields=actual,
+    )
+
+
+def csv_parse_error(message: str, **details: Any) -> InvalidInput:
+    return InvalidInput(message, code="csv_parse_error", **details)
+
+
+def corrupt_file(message: str, **details: Any) -> InvalidInput:
+    return InvalidInput(message, code="corrupt_file", **details)
+
+
+def schema_conflict(column: str, existing: str, incoming: str, why: str = "") -> Conflict:
+    message = (f"column {column!r} is {existing} in the table but {incoming} in the file"
+               + (f": {why}" if why else ""))
+    return Conflict(message, code="schema_conflict", column=column, existing_type=existing,
+                    incoming_type=incoming)
+
+
+def duplicate_column(name: str) -> InvalidInput:
+    return InvalidInput(f"the column name {name!r} appears more than once",
+                        code="duplicate_column", column=name)
+
+
+def unsupported_type(column: str, type_name: str) -> InvalidInput:
+    return InvalidInput(f"column {column!r} has type {type_name}, which Delta tables cannot hold",
+                        code="unsupported_type", column=column, type=type_name)
+
+
+def partition_column_missing(names: list[str]) -> InvalidInput:
+    return InvalidInput(f"the table is partitioned by {names} but the file lacks "
+                        f"{'them' if len(names) > 1 else 'it'}",
+                        code="partition_column_missing", columns=names)
+
+
+def concurrent_ingest(table: str) -> Conflict:
+    return Conflict(f"table {table!r} changed while this ingest was running; nothing was "
+                    "published, try again", code="concurrent_ingest")

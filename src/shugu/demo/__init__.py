@@ -1,0 +1,1 @@
+"""Demo participants and data for `shugu demo`."""

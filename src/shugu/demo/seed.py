@@ -1,0 +1,164 @@
+"""Seeds the demo exchange through the same service functions the API uses."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+
+from shugu.catalog import products, schemas
+from shugu.catalog.ingest.options import IngestOptions
+from shugu.catalog.ingest.service import ingest_file
+from shugu.catalog.models import Product
+from shugu.demo import data
+from shugu.identity import schemas as id_schemas
+from shugu.identity import service as identity
+from shugu.identity.models import Organization, User
+from shugu.identity.principal import Principal
+from shugu.identity.uscc import complete
+from shugu.runtime import Exchange
+
+PROVIDER = ("91330000704202345", "浙江数谷示范电网有限公司", "Zhejiang Demo Grid Co., Ltd.",
+            ["provider"], "grid")
+CONSUMER = ("91330100MA28D3M8B", "杭州示范商业银行股份有限公司", "Hangzhou Demo Commercial Bank",
+            ["consumer"], "bank")
+AUDITOR = ("11330000MB1D2M3A4", "浙江省数据局（示范）", "Zhejiang Data Bureau (demo)",
+           ["auditor"], "auditor")
+
+POWER = schemas.ProductIn(
+    slug="zj-enterprise-power-monthly",
+    title_zh="浙江省企业月度用电量（按区县、行业、规模）",
+    title_en="Monthly electricity use of enterprises in Zhejiang by district, industry and size",
+    description_zh="覆盖浙江省11个设区市90个县（市、区），按国民经济行业门类和企业规模统计的"
+                   "月度用电量、最大负荷与同比变化，可用于产业景气监测、绿色信贷与普惠金融风控。",
+    description_en="Monthly electricity consumption, peak load and year-on-year change of "
+                   "enterprises in all 90 county-level divisions of Zhejiang, by GB/T 4754 "
+                   "industry section and enterprise size; for economic monitoring, green credit "
+                   "and SME lending risk models.",
+    tags=["电力", "用电量", "企业", "浙江", "energy", "electricity", "credit"],
+    category="能源 energy", update_frequency="monthly",
+    data_source="营销系统抄表数据按区县、行业、规模汇总（自有数据，已去标识化，不含单户数据）",
+    scenario="银行绿色信贷与普惠金融风控；政府产业经济运行监测",
+)
+INDEX = schemas.ProductIn(
+    slug="zj-power-prosperity-index",
+    title_zh="浙江省分行业用电景气指数",
+    title_en="Zhejiang electricity-based industry prosperity index",
+    description_zh="以2022年1月为基期（100），按设区市和行业门类编制的月度用电景气指数。",
+    description_en="Monthly prosperity index by city and industry, based on electricity use "
+                   "(January 2022 = 100).",
+    tags=["电力", "景气指数", "宏观经济", "index", "economy"],
+    category="能源 energy", update_frequency="monthly",
+    data_source="由企业月度用电量数据加工形成（数据加工使用权）",
+    scenario="宏观经济研判、行业研究",
+)
+
+
+@dataclass
+class DemoReport:
+    tokens: dict[str, tuple[str, str]] = field(default_factory=dict)  # who -> (org, token)
+    products: list[tuple[str, str, int]] = field(default_factory=list)
+    operator_password: str | None = None
+
+    def print(self, console: Console, base_url: str) -> None:
+        console.print(f"\n[bold green]shugu demo is ready[/bold green] at {base_url}")
+        console.print(f"  API docs (OpenAPI): {base_url}/api/v1/docs")
+        console.print(f"  OpenAPI document:   {base_url}/api/v1/openapi.json")
+        table = Table(title="demo participants (tokens valid 30 days; new ones each start)")
+        table.add_column("role")
+        table.add_column("organisation")
+        table.add_column("API token")
+        for who, (org, token) in self.tokens.items():
+            table.add_row(who, org, token)
+        console.print(table)
+        for slug, title, rows in self.products:
+            console.print(f"  product [bold]{slug}[/bold] — {title} ({rows:,} rows)")
+        if self.operator_password:
+            console.print(f"  operator login: username [bold]operator[/bold] password "
+                          f"[bold]{self.operator_password}[/bold] (shown once)")
+        token = self.tokens.get("consumer (bank)", ("", "<token>"))[1]
+        console.print("\nTry:")
+        console.print(f"  curl -H 'Authorization: Bearer {token}' "
+                      f"'{base_url}/api/v1/search?q=用电'")
+        console.print(f"  shugu --url {base_url} --token {token} search 用电")
+        console.print("  shugu ledger verify --data-dir <demo data dir>\n")
+
+
+def _principal(session: object, user: User) -> Principal:
+    return identity.principal_for(user)
+
+
+def _admin_of(session: object, org: Organization) -> User:
+    from sqlalchemy.orm import Session
+
+    assert isinstance(session, Session)
+    user = session.scalar(select(User).where(User.org_id == org.id, User.is_admin.is_(True))
+                          .order_by(User.id))
+    assert user is not None
+    return user
+
+
+def _ensure_org(ex: Exchange, operator: Principal, spec: tuple[str, str, str, list[str], str],
+                ) -> int:
+    uscc, name, name_en, roles, username = spec
+    uscc = complete(uscc)  # specs hold the first 17 characters
+    with ex.transaction() as s:
+        org = s.scalar(select(Organization).where(Organization.uscc == uscc))
+        if org is None:
+            org, *_ = identity.create_organization(
+                s, operator, id_schemas.OrganizationIn(
+                    uscc=uscc, name=name, name_en=name_en, roles=roles,  # type: ignore[arg-type]
+                    admin_username=username), ex.token_ttl)
+        return org.id
+
+
+def seed(ex: Exchange, *, rows: int, console: Console) -> DemoReport:
+    report = DemoReport(operator_password=ex.first_start.password if ex.first_start else None)
+    with ex.read() as s:
+        platform = s.scalar(select(Organization).where(Organization.is_platform.is_(True)))
+        assert platform is not None
+        operator = _principal(s, _admin_of(s, platform))
+    org_ids = {spec[4]: _ensure_org(ex, operator, spec) for spec in (PROVIDER, CONSUMER, AUDITOR)}
+    with ex.read() as s:
+        grid = _principal(s, _admin_of(s, s.get(Organization, org_ids["grid"])))  # type: ignore[arg-type]
+    with ex.read() as s:
+        have = set(s.scalars(select(Product.slug)))
+    with tempfile.TemporaryDirectory(dir=ex.settings.uploads_dir.parent) as tmp:
+        for spec, table_name, make in (
+            (POWER, "monthly_use", lambda p: data.electricity_use(p, rows)),
+            (INDEX, "index_monthly", data.prosperity_index),
+        ):
+            if spec.slug in have:
+                continue
+            path = Path(tmp) / f"{table_name}.parquet"
+            with console.status(f"generating demo data for {spec.slug} …"):
+                count = make(path)
+            with ex.transaction() as s:
+                products.create_product(s, grid, spec)
+                products.create_table(s, grid, spec.slug, schemas.TableIn(name=table_name))
+            with console.status(f"ingesting {count:,} rows into {spec.slug} …"):
+                ingest_file(ex, grid, spec.slug, table_name, path, mode="append",
+                            options=IngestOptions(format="parquet"),
+                            source_name=path.name)
+            with ex.transaction() as s:
+                products.publish_revision(s, grid, spec.slug, schemas.RevisionIn(
+                    name="2022-2024", note="首次发布 initial release"))
+    with ex.transaction() as s:
+        for slug in (POWER.slug, INDEX.slug):
+            product = s.scalar(select(Product).where(Product.slug == slug))
+            if product is not None:
+                report.products.append((slug, product.title_zh,
+                                        sum(t.row_count for t in product.tables)))
+        for label, key in (("operator", None), ("provider (grid)", "grid"),
+                           ("consumer (bank)", "bank"), ("auditor", "auditor")):
+            org = platform if key is None else s.get(Organization, org_ids[key])
+            assert org is not None
+            who = _principal(s, _admin_of(s, org))
+            _token, secret = identity.create_token(
+                s, who, id_schemas.TokenIn(name="demo", expires_in_days=30), ex.token_ttl)
+            report.tokens[label] = (org.name, secret)
+    return report

@@ -1,0 +1,56 @@
+"""Signed tree heads: the platform key's commitment to the ledger's first `size` events.
+
+The signed bytes are `events.sth_message(size, root, timestamp)`. An STH is made at most once
+per size (the table's key), so asking again for an unchanged ledger returns the same one.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shugu.db import utcnow
+from shugu.ledger.events import sth_message
+from shugu.ledger.merkle import frontier_root
+from shugu.ledger.models import LedgerHead, TreeHead
+from shugu.ledger.schemas import SignedTreeHead
+from shugu.platform_key import PlatformKey
+
+
+def sign_current(session: Session, key: PlatformKey) -> TreeHead:
+    """The STH for the ledger's current size, signing one if none exists yet.
+
+    Call inside a write transaction: the head row is locked, as appenders lock it, so the
+    size and root cannot move between reading and signing, and two signers cannot race for
+    the same size.
+    """
+    head = session.execute(
+        select(LedgerHead).where(LedgerHead.id == 1).with_for_update()
+    ).scalar_one()
+    existing = session.get(TreeHead, head.size)
+    if existing is not None:
+        return existing
+    # The head's frontier holds the roots of the perfect subtrees, so no leaf is read here.
+    root = frontier_root([bytes.fromhex(h) for h in head.frontier]).hex()
+    ts = utcnow()
+    sth = TreeHead(size=head.size, root=root, ts=ts, key_id=key.key_id,
+                   signature=key.sign(sth_message(head.size, root, ts)))
+    session.add(sth)
+    session.flush()
+    return sth
+
+
+def for_current_size(session: Session) -> TreeHead | None:
+    """The STH for the current size, if one has been signed (read-only)."""
+    head = session.get(LedgerHead, 1)
+    return None if head is None else session.get(TreeHead, head.size)
+
+
+def latest(session: Session) -> TreeHead | None:
+    return session.scalars(select(TreeHead).order_by(TreeHead.size.desc()).limit(1)).first()
+
+
+def to_schema(sth: TreeHead, key: PlatformKey) -> SignedTreeHead:
+    return SignedTreeHead(size=sth.size, root=sth.root, timestamp=sth.ts,
+                          signature=sth.signature, key_id=sth.key_id,
+                          public_key=key.public_b64)
