@@ -14,6 +14,7 @@ import httpx
 import typer
 from pydantic import BaseModel
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 from rich.table import Table
 
@@ -39,7 +40,7 @@ def client() -> Iterator[Client]:
     try:
         yield c
     except ShuguAPIError as exc:
-        err.print(f"[red]error[/red] [{exc.code}] {exc.message}")
+        err.print(f"[red]error[/red] {escape(f'[{exc.code}] {exc.message}')}")
         raise typer.Exit(1) from None
     except httpx.ConnectError:
         err.print(f"[red]error[/red] cannot reach shugu at {state.url} (is `shugu serve` "

@@ -54,6 +54,12 @@ def schema_conflict(column: str, existing: str, incoming: str, why: str = "") ->
                     incoming_type=incoming)
 
 
+def value_conflict(column: str, existing: str, value: str) -> Conflict:
+    return Conflict(f"column {column!r} is {existing} in the table but the file has "
+                    f"the value {value!r} there", code="schema_conflict", column=column,
+                    existing_type=existing, value=value)
+
+
 def duplicate_column(name: str) -> InvalidInput:
     return InvalidInput(f"the column name {name!r} appears more than once",
                         code="duplicate_column", column=name)

@@ -1,0 +1,3 @@
+from shugu.cli import main
+
+main()

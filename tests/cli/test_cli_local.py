@@ -1,0 +1,79 @@
+"""`shugu serve`, `shugu demo` and `shugu db upgrade` as real processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import free_port
+
+SHUGU = [sys.executable, "-m", "shugu.cli"]
+
+
+def env_for(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHUGU_")}
+    env["SHUGU_DATA_DIR"] = str(data_dir)
+    return env
+
+
+def wait_for(url: str, proc: subprocess.Popen[str], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited: {proc.stdout.read() if proc.stdout else ''}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("server did not answer")
+
+
+def test_serve_prints_first_start_login_and_answers(tmp_path: Path, db_url: str) -> None:
+    port = free_port()
+    env = env_for(tmp_path / "data")
+    env["SHUGU_DATABASE_URL"] = db_url
+    proc = subprocess.Popen([*SHUGU, "serve", "--port", str(port)], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/api/v1/health", proc)
+        spec = httpx.get(f"http://127.0.0.1:{port}/api/v1/openapi.json").json()
+        assert "/api/v1/products/{slug}/tables/{table}/data" in spec["paths"]
+        assert "/api/v1/search" in spec["paths"]
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    assert "password:" in out and "shugu login operator" in out.replace("\n", " ") or \
+        "login operator" in out
+
+
+def test_db_upgrade(tmp_path: Path) -> None:
+    result = subprocess.run([*SHUGU, "db", "upgrade"], env=env_for(tmp_path / "d"),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "d" / "shugu.db").exists()
+
+
+def test_demo_seeds_and_prints_tokens(tmp_path: Path) -> None:
+    data_dir = tmp_path / "demo"
+    cmd = [*SHUGU, "demo", "--data-dir", str(data_dir), "--rows", "5000", "--no-serve"]
+    first = subprocess.run(cmd, env=env_for(data_dir), capture_output=True, text=True,
+                           timeout=300)
+    assert first.returncode == 0, first.stdout + first.stderr
+    out = first.stdout
+    assert "zj-enterprise-power-monthly" in out and "5,000 rows" in out
+    assert out.count("shg_") >= 4
+    # A second start reuses the data and hands out fresh tokens.
+    second = subprocess.run(cmd, env=env_for(data_dir), capture_output=True, text=True,
+                            timeout=300)
+    assert second.returncode == 0, second.stderr
+    assert "5,000 rows" in second.stdout
+    verify = subprocess.run([*SHUGU, "ledger", "verify", "--data-dir", str(data_dir)],
+                            env=env_for(data_dir), capture_output=True, text=True, timeout=120)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
