@@ -124,3 +124,37 @@ def test_products_are_listed_with_pagination(provider: Client, consumer: Client)
 def _events(exchange: Exchange) -> int:
     with exchange.read() as s:
         return int(s.scalar(select(func.count(LedgerEvent.seq))) or 0)
+
+
+def test_revisions_pin_table_versions_and_can_be_revoked(provider: Client, consumer: Client,
+                                                         exchange: Exchange) -> None:
+    make(provider)
+    provider.create_table("power-use", "monthly")
+    provider.create_table("power-use", "by_city")
+    provider.ingest("power-use", "monthly", "month,kwh\n2024-01,1\n".encode())
+    provider.ingest("power-use", "by_city", "city,kwh\n杭州,1\n".encode())
+    first = provider.publish_revision("power-use", "2024-01", note="一月")
+    assert (first.number, first.table_versions) == (1, {"monthly": 0, "by_city": 0})
+    provider.ingest("power-use", "monthly", "month,kwh\n2024-02,2\n".encode())
+    second = provider.publish_revision("power-use", "2024-02", tables=["monthly"])
+    assert (second.number, second.table_versions) == (2, {"monthly": 1})
+    assert api_error(lambda: provider.publish_revision("power-use", "2024-02")).code == \
+        "duplicate_revision"
+    assert api_error(lambda: provider.publish_revision("power-use", "x", tables=["nope"])
+                     ).code == "table_not_found"
+
+    revoked = provider.revoke_revision("power-use", 1, "数据有误 wrong totals")
+    assert revoked.status == "revoked" and revoked.revoke_reason == "数据有误 wrong totals"
+    e = api_error(lambda: provider.revoke_revision("power-use", 1, "again"))
+    assert (e.status, e.code) == (409, "revision_revoked")
+    assert api_error(lambda: provider.revoke_revision("power-use", 9, "x")).code == \
+        "revision_not_found"
+    # Consumers read revisions; they cannot revoke them.
+    assert [r.status for r in consumer.list_revisions("power-use")] == ["revoked", "published"]
+    assert consumer.get_revision("power-use", 2).table_versions == {"monthly": 1}
+    assert api_error(lambda: consumer.revoke_revision("power-use", 2, "x")).code == \
+        "not_product_owner"
+    with exchange.read() as s:
+        actions = list(s.scalars(select(LedgerEvent.action).where(
+            LedgerEvent.subject.like("product:power-use/revision:%")).order_by(LedgerEvent.seq)))
+    assert actions == ["revision.published", "revision.published", "revision.revoked"]
