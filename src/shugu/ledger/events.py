@@ -58,7 +58,7 @@ def leaf_data_fast(
         f'{{"action":{encode_basestring(action)},"actor":{encode_basestring(actor)},'
         f'"payload_sha256":{encode_basestring(payload_sha256)},"seq":{seq},'
         f'"subject":{encode_basestring(subject)},"ts":{encode_basestring(ts)}}}'
-    ).encode("utf-8")
+    ).encode()
 
 
 def sth_message(size: int, root_hex: str, ts: datetime | str) -> bytes:

@@ -14,14 +14,15 @@ the SDK user and the portal call them to check what the server hands out.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from shugu.errors import InvalidInput, NotFound, ShuguError
 from shugu.ledger.merkle import EMPTY_ROOT, node_hash
-from shugu.ledger.models import LedgerEvent, LedgerHead, LedgerNode
+from shugu.ledger.models import LedgerEvent, LedgerNode
+from shugu.ledger.service import head_state
 
 Range = tuple[int, int]
 Piece = tuple[int, int]  # (level, index): leaves [index * 2**level, (index + 1) * 2**level)
@@ -101,23 +102,14 @@ def fold(hashes: Sequence[bytes]) -> bytes:
     return acc
 
 
-def range_hashes(session: Session, ranges: Iterable[Range]) -> list[bytes]:
-    """MTH of each range, from stored leaf and node hashes."""
-    ranges = list(ranges)
+def build(ranges: Iterable[Range], fetch: Callable[[set[Piece]], dict[Piece, bytes]]
+          ) -> list[bytes]:
+    """MTH of each range from its perfect pieces; `fetch` returns the hashes it has of the
+    pieces asked for (level 0: leaf hashes)."""
     split = [pieces(a, b) for a, b in ranges]
-    leaves = {idx for ps in split for level, idx in ps if level == 0}
-    nodes = {p for ps in split for p in ps if p[0] > 0}
-    found: dict[Piece, bytes] = {}
-    if leaves:
-        rows = session.execute(
-            select(LedgerEvent.seq, LedgerEvent.leaf_hash).where(LedgerEvent.seq.in_(leaves)))
-        found.update(((0, seq), bytes(h)) for seq, h in rows)
-    if nodes:
-        rows = session.execute(
-            select(LedgerNode.level, LedgerNode.idx, LedgerNode.hash)
-            .where(tuple_(LedgerNode.level, LedgerNode.idx).in_(sorted(nodes))))
-        found.update(((level, idx), bytes(h)) for level, idx, h in rows)
-    missing = ({(0, i) for i in leaves} | nodes) - found.keys()
+    wanted = {p for ps in split for p in ps}
+    found = fetch(wanted) if wanted else {}
+    missing = wanted - found.keys()
     if missing:
         level, idx = min(missing)
         raise LedgerInconsistent(
@@ -126,9 +118,32 @@ def range_hashes(session: Session, ranges: Iterable[Range]) -> list[bytes]:
     return [fold([found[p] for p in ps]) for ps in split]
 
 
+def _fetch_stored(session: Session) -> Callable[[set[Piece]], dict[Piece, bytes]]:
+    def fetch(wanted: set[Piece]) -> dict[Piece, bytes]:
+        found: dict[Piece, bytes] = {}
+        leaves = sorted(idx for level, idx in wanted if level == 0)
+        nodes = sorted(p for p in wanted if p[0] > 0)
+        if leaves:
+            rows = session.execute(select(LedgerEvent.seq, LedgerEvent.leaf_hash)
+                                   .where(LedgerEvent.seq.in_(leaves)))
+            found.update(((0, seq), bytes(h)) for seq, h in rows)
+        if nodes:
+            rows = session.execute(
+                select(LedgerNode.level, LedgerNode.idx, LedgerNode.hash)
+                .where(tuple_(LedgerNode.level, LedgerNode.idx).in_(nodes)))
+            found.update(((level, idx), bytes(h)) for level, idx, h in rows)
+        return found
+
+    return fetch
+
+
+def range_hashes(session: Session, ranges: Iterable[Range]) -> list[bytes]:
+    """MTH of each range, from stored leaf and node hashes (two queries)."""
+    return build(ranges, _fetch_stored(session))
+
+
 def current_size(session: Session) -> int:
-    head = session.get(LedgerHead, 1)
-    return head.size if head is not None else 0
+    return head_state(session)[0]
 
 
 def root(session: Session, size: int) -> bytes:

@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 from shugu.db import utcnow
 from shugu.ledger.events import sth_message
 from shugu.ledger.merkle import frontier_root
-from shugu.ledger.models import LedgerHead, TreeHead
+from shugu.ledger.models import TreeHead
 from shugu.ledger.schemas import SignedTreeHead
+from shugu.ledger.service import head_state
 from shugu.platform_key import PlatformKey
 
 
@@ -24,17 +25,15 @@ def sign_current(session: Session, key: PlatformKey) -> TreeHead:
     size and root cannot move between reading and signing, and two signers cannot race for
     the same size.
     """
-    head = session.execute(
-        select(LedgerHead).where(LedgerHead.id == 1).with_for_update()
-    ).scalar_one()
-    existing = session.get(TreeHead, head.size)
+    size, frontier = head_state(session, lock=True)
+    existing = session.get(TreeHead, size)
     if existing is not None:
         return existing
     # The head's frontier holds the roots of the perfect subtrees, so no leaf is read here.
-    root = frontier_root([bytes.fromhex(h) for h in head.frontier]).hex()
+    root = frontier_root([bytes.fromhex(h) for h in frontier]).hex()
     ts = utcnow()
-    sth = TreeHead(size=head.size, root=root, ts=ts, key_id=key.key_id,
-                   signature=key.sign(sth_message(head.size, root, ts)))
+    sth = TreeHead(size=size, root=root, ts=ts, key_id=key.key_id,
+                   signature=key.sign(sth_message(size, root, ts)))
     session.add(sth)
     session.flush()
     return sth
@@ -42,8 +41,7 @@ def sign_current(session: Session, key: PlatformKey) -> TreeHead:
 
 def for_current_size(session: Session) -> TreeHead | None:
     """The STH for the current size, if one has been signed (read-only)."""
-    head = session.get(LedgerHead, 1)
-    return None if head is None else session.get(TreeHead, head.size)
+    return session.get(TreeHead, head_state(session)[0])
 
 
 def latest(session: Session) -> TreeHead | None:

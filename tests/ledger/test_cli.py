@@ -1,0 +1,111 @@
+"""`shugu ledger export` and `shugu ledger verify`, through Typer and as a real process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import delete, update
+from typer.testing import CliRunner
+
+from shugu.cli import app
+from shugu.ledger import tree_heads
+from shugu.ledger.models import LedgerEvent, TreeHead
+from shugu.runtime import Exchange
+from tests.ledger.conftest import rewrite_consistently
+
+runner = CliRunner()
+
+
+def db_args(ex: Exchange) -> list[str]:
+    return ["--data-dir", str(ex.settings.resolved_data_dir()),
+            "--database-url", ex.settings.resolved_database_url()]
+
+
+def test_verify_and_export_intact(ledger_ex: Exchange, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["ledger", "verify", *db_args(ledger_ex)])
+    assert result.exit_code == 0, result.output
+    assert "ledger intact" in result.output and "12 events" in result.output
+    out = tmp_path / "ledger.jsonl"
+    result = runner.invoke(app, ["ledger", "export", *db_args(ledger_ex), str(out)])
+    assert result.exit_code == 0, result.output
+    assert "exported 12 events and 3 signed tree heads" in result.output
+    result = runner.invoke(app, ["ledger", "verify", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "ledger intact" in result.output
+
+
+def test_verify_names_the_first_altered_event(ledger_ex: Exchange, tmp_path: Path) -> None:
+    out = tmp_path / "ledger.jsonl"
+    with ledger_ex.transaction() as s:
+        s.execute(update(LedgerEvent).where(LedgerEvent.seq == 5).values(subject="x"))
+    for args in (db_args(ledger_ex), [str(out)]):
+        if args == [str(out)]:
+            assert runner.invoke(app, ["ledger", "export", *db_args(ledger_ex),
+                                       str(out)]).exit_code == 0
+        result = runner.invoke(app, ["ledger", "verify", *args])
+        assert result.exit_code == 1, result.output
+        assert "first problem at event 5" in result.output
+        assert "leaf_hash_mismatch" in result.output
+
+
+def test_verify_names_the_range_between_signed_heads(ledger_ex: Exchange) -> None:
+    with ledger_ex.transaction() as s:
+        s.execute(update(LedgerEvent).where(LedgerEvent.seq == 6).values(payload="{}"))
+    rewrite_consistently(ledger_ex)
+    result = runner.invoke(app, ["ledger", "verify", *db_args(ledger_ex)])
+    assert result.exit_code == 1, result.output
+    assert "sth_root_mismatch" in result.output and "[4, 8)" in result.output
+
+
+def test_cannot_verify_exits_2(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["ledger", "verify", str(tmp_path / "absent.jsonl")])
+    assert result.exit_code == 2
+    result = runner.invoke(app, ["ledger", "verify", "--data-dir", str(tmp_path / "none")])
+    assert result.exit_code == 2
+
+
+def test_real_process_with_settings_from_the_environment(ledger_ex: Exchange,
+                                                          tmp_path: Path) -> None:
+    shugu = Path(sys.executable).with_name("shugu")
+    env = {"PATH": "/usr/bin:/bin", "SHUGU_DATA_DIR": str(ledger_ex.settings.resolved_data_dir()),
+           "SHUGU_DATABASE_URL": ledger_ex.settings.resolved_database_url()}
+    out = tmp_path / "ledger.jsonl.gz"
+    done = subprocess.run([str(shugu), "ledger", "export", str(out)], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    done = subprocess.run([str(shugu), "ledger", "verify"], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0 and "ledger intact" in done.stdout, done.stdout + done.stderr
+    with ledger_ex.transaction() as s:
+        s.execute(update(LedgerEvent).where(LedgerEvent.seq == 9).values(payload="{}"))
+    done = subprocess.run([str(shugu), "ledger", "verify"], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 1
+    assert "event 9" in done.stdout and "payload_hash_mismatch" in done.stdout
+    # The export was taken before the edit and still verifies on its own.
+    done = subprocess.run([str(shugu), "ledger", "verify", str(out)], env={"PATH": "/usr/bin"},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_verify_against_a_kept_tree_head(ledger_ex: Exchange, tmp_path: Path) -> None:
+    with ledger_ex.read() as s:
+        sth = s.get(TreeHead, 12)
+        assert sth is not None
+        kept = tmp_path / "sth.json"
+        kept.write_text(tree_heads.to_schema(sth, ledger_ex.key).model_dump_json())
+    args = ["ledger", "verify", *db_args(ledger_ex), "--tree-head", str(kept)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    with ledger_ex.transaction() as s:
+        s.execute(delete(LedgerEvent).where(LedgerEvent.seq == 11))
+        s.execute(delete(TreeHead).where(TreeHead.size == 12))
+    rewrite_consistently(ledger_ex)
+    assert runner.invoke(app, ["ledger", "verify", *db_args(ledger_ex)]).exit_code == 0
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1, result.output
+    assert "first problem at event 11" in result.output and "missing_event" in result.output
+    kept.write_text("{}")
+    assert runner.invoke(app, args).exit_code == 2
