@@ -25,6 +25,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from shugu.cli.options import DatabaseUrl, DataDir, settings_from
 from shugu.config import Settings
 from shugu.ledger.verify import (
     CannotVerify,
@@ -38,10 +39,6 @@ app = typer.Typer(no_args_is_help=True)
 out = Console()
 err = Console(stderr=True)
 
-DataDir = Annotated[Path | None, typer.Option(
-    "--data-dir", help="data directory (SHUGU_DATA_DIR)")]
-DatabaseUrl = Annotated[str | None, typer.Option(
-    "--database-url", help="SQLAlchemy URL (SHUGU_DATABASE_URL); default: SQLite in the data dir")]
 PublicKey = Annotated[str | None, typer.Option(
     "--public-key", help="base64 Ed25519 key to trust for tree head signatures "
     "(default: the data dir's platform key, or the one named in the file)")]
@@ -63,15 +60,6 @@ def _trusted(paths: list[Path] | None) -> list[SignedHead]:
         for obj in data if isinstance(data, list) else [data]:
             heads.append(signed_head_from_json(obj))
     return heads
-
-
-def _settings(data_dir: Path | None, database_url: str | None) -> Settings:
-    overrides: dict[str, object] = {}
-    if data_dir is not None:
-        overrides["data_dir"] = data_dir
-    if database_url is not None:
-        overrides["database_url"] = database_url
-    return Settings(**overrides)  # type: ignore[arg-type]
 
 
 @contextmanager
@@ -137,7 +125,7 @@ def verify(
                                      progress=advance, on_header=on_header)
             _report(report, str(file))
             return
-        settings = _settings(data_dir, database_url)
+        settings = settings_from(data_dir, database_url)
         key = public_key or load_public_key(settings.keys_dir)
         with LedgerDatabase(settings.resolved_database_url()) as db, \
                 _progress("verifying ledger") as (set_total, advance):
@@ -149,17 +137,38 @@ def verify(
         _fail_unreadable(exc)
 
 
+def _sign_current(settings: Settings) -> None:
+    """Sign the head so the export's last events are covered by a signature too."""
+    from shugu import db
+    from shugu.ledger import tree_heads
+    from shugu.platform_key import KEY_FILE, PlatformKey
+
+    if not (settings.keys_dir / KEY_FILE).exists():
+        return
+    engine = db.make_engine(settings.resolved_database_url())
+    try:
+        with db.transaction(db.make_sessionmaker(db.writer(engine))) as session:
+            tree_heads.sign_current(session, PlatformKey.load_or_create(settings.keys_dir))
+    finally:
+        engine.dispose()
+
+
 @app.command()
 def export(
     out_file: Annotated[Path, typer.Argument(
         metavar="OUT", help="file to write (JSON lines; gzip if it ends in .gz)")],
     data_dir: DataDir = None, database_url: DatabaseUrl = None,
+    sign: Annotated[bool, typer.Option(
+        "--sign/--no-sign",
+        help="first sign a tree head for the current size (needs the platform key)")] = True,
 ) -> None:
     """Write the whole ledger, with its signed tree heads and public key, to one file."""
     from shugu.ledger.export import export as run_export
     from shugu.ledger.read_db import LedgerDatabase, load_public_key
 
-    settings = _settings(data_dir, database_url)
+    settings = settings_from(data_dir, database_url)
+    if sign:
+        _sign_current(settings)
     try:
         key = load_public_key(settings.keys_dir)
         with LedgerDatabase(settings.resolved_database_url()) as db, \

@@ -161,4 +161,7 @@ def seed(ex: Exchange, *, rows: int, console: Console) -> DemoReport:
             _token, secret = identity.create_token(
                 s, who, id_schemas.TokenIn(name="demo", expires_in_days=30), ex.token_ttl)
             report.tokens[label] = (org.name, secret)
+    from shugu.app import sign_tree_head
+
+    sign_tree_head(ex)
     return report
