@@ -68,7 +68,7 @@ def register(app: typer.Typer) -> None:
         exchange = Exchange.open(settings)
         report = seed(exchange, rows=rows, console=console)
         base = settings.base_url()
-        report.print(console, base)
+        report.print(console, base, settings.resolved_data_dir())
         if serve:
             console.print(f"shugu demo serving at [bold]{base}[/bold] — Ctrl+C to stop")
             run_server(settings, exchange)

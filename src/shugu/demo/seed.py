@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 from sqlalchemy import select
 
 from shugu.catalog import products, schemas
@@ -64,28 +64,27 @@ class DemoReport:
     products: list[tuple[str, str, int]] = field(default_factory=list)
     operator_password: str | None = None
 
-    def print(self, console: Console, base_url: str) -> None:
-        console.print(f"\n[bold green]shugu demo is ready[/bold green] at {base_url}")
-        console.print(f"  API docs (OpenAPI): {base_url}/api/v1/docs")
-        console.print(f"  OpenAPI document:   {base_url}/api/v1/openapi.json")
-        table = Table(title="demo participants (tokens valid 30 days; new ones each start)")
-        table.add_column("role")
-        table.add_column("organisation")
-        table.add_column("API token")
+    def print(self, console: Console, base_url: str, data_dir: Path) -> None:
+        # Tokens and commands are printed whole on their own lines so they can be copied,
+        # whatever the terminal's width.
+        say = functools.partial(console.print, soft_wrap=True, highlight=False)
+        say(f"\n[bold green]shugu demo is ready[/bold green] at {base_url}")
+        say(f"  API docs:          {base_url}/api/v1/docs")
+        say(f"  OpenAPI document:  {base_url}/api/v1/openapi.json")
+        say("\nDemo participants and their API tokens (valid 30 days; new ones each start):")
         for who, (org, token) in self.tokens.items():
-            table.add_row(who, org, token)
-        console.print(table)
+            say(f"  {who:<16} {org}\n    {token}")
+        say("\nProducts:")
         for slug, title, rows in self.products:
-            console.print(f"  product [bold]{slug}[/bold] — {title} ({rows:,} rows)")
+            say(f"  {slug} — {title} ({rows:,} rows)")
         if self.operator_password:
-            console.print(f"  operator login: username [bold]operator[/bold] password "
-                          f"[bold]{self.operator_password}[/bold] (shown once)")
+            say(f"\nOperator login: username operator, password {self.operator_password} "
+                "(shown only on the first start)")
         token = self.tokens.get("consumer (bank)", ("", "<token>"))[1]
-        console.print("\nTry:")
-        console.print(f"  curl -H 'Authorization: Bearer {token}' "
-                      f"'{base_url}/api/v1/search?q=用电'")
-        console.print(f"  shugu --url {base_url} --token {token} search 用电")
-        console.print("  shugu ledger verify --data-dir <demo data dir>\n")
+        say("\nTry:")
+        say(f"  curl -H 'Authorization: Bearer {token}' '{base_url}/api/v1/search?q=用电'")
+        say(f"  shugu --url {base_url} --token {token} search 用电")
+        say(f"  shugu ledger verify --data-dir {data_dir}\n")
 
 
 def _principal(session: object, user: User) -> Principal:
