@@ -131,11 +131,11 @@ def test_revisions_pin_table_versions_and_can_be_revoked(provider: Client, consu
     make(provider)
     provider.create_table("power-use", "monthly")
     provider.create_table("power-use", "by_city")
-    provider.ingest("power-use", "monthly", "month,kwh\n2024-01,1\n".encode())
+    provider.ingest("power-use", "monthly", b"month,kwh\n2024-01,1\n")
     provider.ingest("power-use", "by_city", "city,kwh\n杭州,1\n".encode())
     first = provider.publish_revision("power-use", "2024-01", note="一月")
     assert (first.number, first.table_versions) == (1, {"monthly": 0, "by_city": 0})
-    provider.ingest("power-use", "monthly", "month,kwh\n2024-02,2\n".encode())
+    provider.ingest("power-use", "monthly", b"month,kwh\n2024-02,2\n")
     second = provider.publish_revision("power-use", "2024-02", tables=["monthly"])
     assert (second.number, second.table_versions) == (2, {"monthly": 1})
     assert api_error(lambda: provider.publish_revision("power-use", "2024-02")).code == \

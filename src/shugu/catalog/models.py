@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shugu.db import Base, UTCDateTime, utcnow
@@ -25,7 +35,8 @@ class Product(Base):
     update_frequency: Mapped[str | None] = mapped_column(String(50))
     data_source: Mapped[str | None] = mapped_column(Text)
     scenario: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20), default="active")
+    # Indexed: listing and counting the visible products reads this index, not the wide rows.
+    status: Mapped[str] = mapped_column(String(20), default="active", index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -38,9 +49,11 @@ class ProductTag(Base):
     """One row per (product, tag) so that tag filters use an index on both databases."""
 
     __tablename__ = "product_tags"
+    # (tag, product_id): a tag's products straight from the index, newest last.
+    __table_args__ = (Index("ix_product_tags_tag", "tag", "product_id"),)
 
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), primary_key=True)
-    tag: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
+    tag: Mapped[str] = mapped_column(String(100), primary_key=True)
 
 
 class DataTable(Base):
@@ -100,12 +113,23 @@ class Revision(Base):
 
 
 class SearchTerm(Base):
-    """Inverted index: CJK unigrams/bigrams and lower-cased Latin words per product field."""
+    """Inverted index: CJK unigrams/bigrams and lower-cased Latin words per product field.
+
+    The primary key keeps each term's entries in impact order (highest weight, then newest
+    product) so the best matches of a common term are read without sorting; SQLite stores
+    the rows themselves in that order (WITHOUT ROWID). The (product_id, term) index serves
+    re-indexing and checking a candidate product for the query's other terms; it is not
+    declared unique because SQLite then stops reading the weight from it (the search module
+    writes each (product, term) once).
+    """
 
     __tablename__ = "search_terms"
-
-    term: Mapped[str] = mapped_column(String(100), primary_key=True)
-    product_id: Mapped[int] = mapped_column(
-        ForeignKey("products.id"), primary_key=True, index=True
+    __table_args__ = (
+        PrimaryKeyConstraint("term", "weight", "product_id"),
+        Index("ix_search_terms_product_id", "product_id", "term", postgresql_include=["weight"]),
+        {"sqlite_with_rowid": False},
     )
+
+    term: Mapped[str] = mapped_column(String(100))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
     weight: Mapped[int] = mapped_column(Integer)

@@ -89,6 +89,7 @@ def upgrade() -> None:
     with op.batch_alter_table('products', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_products_category'), ['category'], unique=False)
         batch_op.create_index(batch_op.f('ix_products_provider_org_id'), ['provider_org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_products_status'), ['status'], unique=False)
 
     op.create_table('users',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -150,7 +151,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('product_id', 'tag', name=op.f('pk_product_tags'))
     )
     with op.batch_alter_table('product_tags', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_product_tags_tag'), ['tag'], unique=False)
+        batch_op.create_index(batch_op.f('ix_product_tags_tag'), ['tag', 'product_id'], unique=False)
 
     op.create_table('revisions',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -175,10 +176,11 @@ def upgrade() -> None:
     sa.Column('product_id', sa.Integer(), nullable=False),
     sa.Column('weight', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['product_id'], ['products.id'], name=op.f('fk_search_terms_product_id_products')),
-    sa.PrimaryKeyConstraint('term', 'product_id', name=op.f('pk_search_terms'))
+    sa.PrimaryKeyConstraint('term', 'weight', 'product_id', name=op.f('pk_search_terms')),
+    sqlite_with_rowid=False
     )
     with op.batch_alter_table('search_terms', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_search_terms_product_id'), ['product_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_search_terms_product_id'), ['product_id', 'term'], unique=False, postgresql_include=['weight'])
 
     op.create_table('ingests',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -235,6 +237,7 @@ def downgrade() -> None:
 
     op.drop_table('users')
     with op.batch_alter_table('products', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_products_status'))
         batch_op.drop_index(batch_op.f('ix_products_provider_org_id'))
         batch_op.drop_index(batch_op.f('ix_products_category'))
 
