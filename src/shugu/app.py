@@ -55,8 +55,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(exchange: Exchange) -> FastAPI:
     from shugu.catalog.routes import router as catalog_router
+    from shugu.entitlements.routes import router as entitlements_router
     from shugu.identity.routes import router as identity_router
     from shugu.ledger.routes import router as ledger_router
+    from shugu.sharing.routes import router as sharing_router
 
     app = FastAPI(
         title="shugu (数谷) data exchange",
@@ -77,5 +79,7 @@ def create_app(exchange: Exchange) -> FastAPI:
     api.include_router(identity_router)
     api.include_router(catalog_router)
     api.include_router(ledger_router)
+    api.include_router(entitlements_router)
     app.include_router(api)
+    app.include_router(sharing_router)
     return app

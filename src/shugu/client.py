@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, TypeVar
 
@@ -14,6 +15,7 @@ import httpx
 from pydantic import BaseModel, TypeAdapter
 
 from shugu.catalog import schemas as catalog
+from shugu.entitlements import schemas as entitlements
 from shugu.identity import schemas as identity
 from shugu.ledger import schemas as ledger
 from shugu.pagination import Page
@@ -316,6 +318,40 @@ class Client:
             limit=limit,
             page_token=page_token,
         )
+
+    # -- entitlements and Delta Sharing profiles -----------------------------------------
+
+    def grant_entitlement(
+        self, consumer_org_id: int, product: str, *, modes: list[str] | None = None,
+        valid_from: datetime | None = None, valid_until: datetime | None = None,
+        quotas: dict[str, int] | None = None, note: str | None = None,
+    ) -> entitlements.EntitlementOut:
+        """As a provider, let a consumer organisation use a product (default: share mode)."""
+        body = {"consumer_org_id": consumer_org_id, "product": product,
+                "modes": modes or ["share"], "quotas": quotas or {}, "note": note,
+                "valid_from": valid_from.isoformat() if valid_from else None,
+                "valid_until": valid_until.isoformat() if valid_until else None}
+        return self._send("POST", entitlements.EntitlementOut, "/entitlements", body)
+
+    def list_entitlements(self, *, role: str = "consumer",
+                          product: str | None = None) -> list[entitlements.EntitlementOut]:
+        return self._list(list[entitlements.EntitlementOut], "/entitlements", role=role,
+                          product=product)
+
+    def get_entitlement(self, entitlement_id: int) -> entitlements.EntitlementOut:
+        return self._get(entitlements.EntitlementOut, f"/entitlements/{entitlement_id}")
+
+    def revoke_entitlement(self, entitlement_id: int,
+                           reason: str) -> entitlements.EntitlementOut:
+        return self._send("POST", entitlements.EntitlementOut,
+                          f"/entitlements/{entitlement_id}/revoke", {"reason": reason})
+
+    def sharing_profile(self, name: str = "delta-sharing profile", *,
+                        expires_in_days: int | None = None) -> dict[str, Any]:
+        """A Delta Sharing v1 profile (a dict; write it as JSON for delta_sharing)."""
+        profile = self._send("POST", entitlements.Profile, "/sharing/profile",
+                             {"name": name, "expires_in_days": expires_in_days})
+        return profile.model_dump(exclude_none=True)
 
     # -- ledger ---------------------------------------------------------------------------
 

@@ -2,13 +2,16 @@
 
 from shugu.catalog.models import DataTable, Ingest, Product, ProductTag, Revision, SearchTerm
 from shugu.db import Base
+from shugu.entitlements.models import Entitlement
 from shugu.identity.models import ApiToken, Organization, User
 from shugu.ledger.models import LedgerEvent, LedgerHead, LedgerNode, TreeHead
+from shugu.metering.models import UsageRecord
 
 __all__ = [
     "ApiToken",
     "Base",
     "DataTable",
+    "Entitlement",
     "Ingest",
     "LedgerEvent",
     "LedgerHead",
@@ -19,5 +22,6 @@ __all__ = [
     "Revision",
     "SearchTerm",
     "TreeHead",
+    "UsageRecord",
     "User",
 ]

@@ -85,3 +85,25 @@ def test_tokens_through_the_cli(server: LiveServer, operator: Client) -> None:
     assert code == 0 and json.loads(out)["revoked_at"]
     code, out = shugu(server, operator.token, "token", "list")
     assert code == 0 and token_id in [t["id"] for t in json.loads(out)]
+
+
+def test_entitlements_and_profile_through_the_cli(server: LiveServer, provider: Client,
+                                                  consumer: Client, tmp_path: Path) -> None:
+    provider.create_product("power-use", "企业月度用电量")
+    cid = str(consumer.org_id)  # type: ignore[attr-defined]
+    code, out = shugu(server, provider.token, "entitlement", "grant", "--consumer", cid,
+                      "--product", "power-use", "--until", "2099-01-01", "--quota-queries", "5")
+    assert code == 0, out
+    granted = json.loads(out)
+    assert granted["quotas"]["queries"] == 5 and granted["valid_until"].startswith("2099-01-01")
+    code, out = shugu(server, consumer.token, "entitlement", "list")
+    assert code == 0 and [e["id"] for e in json.loads(out)] == [granted["id"]]
+    profile_path = tmp_path / "shugu.share"
+    code, out = shugu(server, consumer.token, "sharing", "profile", str(profile_path))
+    assert code == 0, out
+    profile = json.loads(profile_path.read_text())
+    assert profile["shareCredentialsVersion"] == 1 and profile["bearerToken"].startswith("shg_")
+    assert profile_path.stat().st_mode & 0o077 == 0
+    code, out = shugu(server, provider.token, "entitlement", "revoke", str(granted["id"]),
+                      "--reason", "到期")
+    assert code == 0 and json.loads(out)["live"] is False

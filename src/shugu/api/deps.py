@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from shugu.errors import Forbidden
 from shugu.identity import service as identity
 from shugu.identity.principal import Principal
 from shugu.runtime import Exchange
@@ -25,7 +26,12 @@ def get_principal(
 ) -> Principal:
     exchange = get_exchange(request)
     with exchange.read() as session:
-        return identity.authenticate(session, credentials.credentials if credentials else None)
+        principal = identity.authenticate(session,
+                                          credentials.credentials if credentials else None)
+    if principal.scope != "api":
+        raise Forbidden("this token is for Delta Sharing only; use an API token here",
+                        code="token_scope")
+    return principal
 
 
 ExchangeDep = Annotated[Exchange, Depends(get_exchange)]

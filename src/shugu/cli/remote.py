@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -263,6 +264,57 @@ def register(app: typer.Typer) -> None:
                         reason: Annotated[str, typer.Option()]) -> None:
         with client() as c:
             show(c.revoke_revision(slug, number, reason))
+
+    ent = typer.Typer(no_args_is_help=True, help="Entitlements: who may use which product.")
+    app.add_typer(ent, name="entitlement")
+
+    @ent.command("grant")
+    def entitlement_grant(
+        consumer: Annotated[int, typer.Option(help="consumer organisation id")],
+        product_slug: Annotated[str, typer.Option("--product")],
+        mode: Annotated[list[str] | None, typer.Option(help="share and/or sandbox")] = None,
+        until: Annotated[datetime | None, typer.Option(help="valid until (UTC)")] = None,
+        quota_queries: Annotated[int | None, typer.Option("--quota-queries")] = None,
+        quota_bytes: Annotated[int | None, typer.Option("--quota-bytes")] = None,
+        note: Annotated[str | None, typer.Option()] = None,
+    ) -> None:
+        """Let a consumer organisation use one of your products."""
+        quotas = {k: v for k, v in {"queries": quota_queries, "bytes": quota_bytes}.items()
+                  if v is not None}
+        valid_until = until.replace(tzinfo=UTC) if until and until.tzinfo is None else until
+        with client() as c:
+            show(c.grant_entitlement(consumer, product_slug, modes=mode or ["share"],
+                                     valid_until=valid_until, quotas=quotas, note=note))
+
+    @ent.command("list")
+    def entitlement_list(as_provider: Annotated[bool, typer.Option(
+            "--granted", help="those you granted, instead of those you hold")] = False) -> None:
+        with client() as c:
+            show(c.list_entitlements(role="provider" if as_provider else "consumer"),
+                 ["id", "product", "consumer_org_id", "modes", "valid_until", "live"])
+
+    @ent.command("revoke")
+    def entitlement_revoke(entitlement_id: int,
+                           reason: Annotated[str, typer.Option()]) -> None:
+        with client() as c:
+            show(c.revoke_entitlement(entitlement_id, reason))
+
+    sharing = typer.Typer(no_args_is_help=True, help="Delta Sharing.")
+    app.add_typer(sharing, name="sharing")
+
+    @sharing.command("profile")
+    def sharing_profile(
+        out: Annotated[Path, typer.Argument(help="profile file to write, e.g. shugu.share")],
+        name: Annotated[str, typer.Option()] = "delta-sharing profile",
+        days: Annotated[int | None, typer.Option(help="token lifetime in days")] = None,
+    ) -> None:
+        """Write a Delta Sharing profile file with a new read-only recipient token."""
+        with client() as c:
+            profile = c.sharing_profile(name, expires_in_days=days)
+        out.write_text(json.dumps(profile, indent=2) + "\n", encoding="utf-8")
+        out.chmod(0o600)
+        err.print(f"wrote {out} (endpoint {profile['endpoint']}); keep it secret: it holds a "
+                  "bearer token", highlight=False)
 
     @app.command()
     def search(

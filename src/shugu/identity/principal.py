@@ -16,6 +16,8 @@ class Principal:
     is_admin: bool
     is_platform: bool
     token_id: int | None = None
+    # "api" for the whole API, "sharing" for a Delta Sharing profile's token.
+    scope: str = "api"
 
     @property
     def actor(self) -> str:

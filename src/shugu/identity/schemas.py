@@ -72,6 +72,7 @@ class TokenOut(BaseModel):
     id: int
     key_id: str
     name: str
+    scope: str
     user_id: int
     org_id: int
     created_at: datetime

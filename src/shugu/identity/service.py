@@ -41,11 +41,12 @@ def validate_uscc(code: str) -> str:
     return code
 
 
-def principal_for(user: User, token_id: int | None = None) -> Principal:
+def principal_for(user: User, token: ApiToken | None = None) -> Principal:
     org = user.organization
     return Principal(
         user_id=user.id, username=user.username, org_id=org.id, org_roles=tuple(org.roles),
-        is_admin=user.is_admin, is_platform=org.is_platform, token_id=token_id,
+        is_admin=user.is_admin, is_platform=org.is_platform,
+        token_id=token.id if token else None, scope=token.scope if token else "api",
     )
 
 
@@ -91,19 +92,22 @@ def _insert_user(
 
 
 def _insert_token(
-    session: Session, actor: str, user: User, name: str, ttl: timedelta | None
+    session: Session, actor: str, user: User, name: str, ttl: timedelta | None,
+    scope: str = "api",
 ) -> tuple[ApiToken, str]:
     key_id = secrets.token_hex(8)
     secret = secrets.token_urlsafe(32)
     token = ApiToken(
         key_id=key_id, secret_hash=_sha256(secret), user_id=user.id, org_id=user.org_id,
-        name=name, created_at=utcnow(), expires_at=(utcnow() + ttl) if ttl else None,
+        name=name, scope=scope, created_at=utcnow(),
+        expires_at=(utcnow() + ttl) if ttl else None,
     )
     session.add(token)
     session.flush()
     ledger.append(session, actor=actor, action="token.created", subject=f"token:{token.id}",
                   payload={"id": token.id, "key_id": key_id, "user_id": user.id,
-                           "org_id": user.org_id, "name": name, "expires_at": token.expires_at})
+                           "org_id": user.org_id, "name": name, "scope": scope,
+                           "expires_at": token.expires_at})
     return token, f"{TOKEN_PREFIX}_{key_id}_{secret}"
 
 
@@ -189,12 +193,14 @@ def list_users(session: Session, principal: Principal, org_id: int) -> list[User
 
 
 def create_token(
-    session: Session, principal: Principal, data: schemas.TokenIn, default_ttl: timedelta
+    session: Session, principal: Principal, data: schemas.TokenIn, default_ttl: timedelta,
+    scope: str = "api",
 ) -> tuple[ApiToken, str]:
+    """A token for the caller; scope "sharing" makes a Delta Sharing recipient token."""
     user = session.get(User, principal.user_id)
     assert user is not None
     ttl = timedelta(days=data.expires_in_days) if data.expires_in_days else default_ttl
-    return _insert_token(session, principal.actor, user, data.name, ttl)
+    return _insert_token(session, principal.actor, user, data.name, ttl, scope)
 
 
 def list_tokens(session: Session, principal: Principal) -> list[ApiToken]:
@@ -251,4 +257,4 @@ def authenticate(session: Session, bearer: str | None) -> Principal:
         raise Unauthenticated("the API token has expired", code="token_expired")
     if not token.user.is_active:
         raise Unauthenticated("the user of this token is disabled", code="user_disabled")
-    return principal_for(token.user, token.id)
+    return principal_for(token.user, token)

@@ -1,0 +1,1 @@
+"""Entitlements: the live right of a consumer organisation to use a product."""

@@ -1,0 +1,66 @@
+"""API shapes of entitlements."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Mode = Literal["share", "sandbox"]
+
+
+class Quotas(BaseModel):
+    queries: int | None = Field(default=None, ge=0)
+    rows: int | None = Field(default=None, ge=0)
+    bytes: int | None = Field(default=None, ge=0)
+    downloads: int | None = Field(default=None, ge=0)
+
+
+class EntitlementIn(BaseModel):
+    consumer_org_id: int
+    product: str = Field(description="product slug")
+    modes: list[Mode] = Field(min_length=1)
+    valid_from: datetime | None = Field(default=None, description="default: now")
+    valid_until: datetime | None = None
+    quotas: Quotas = Field(default_factory=Quotas)
+    note: str | None = None
+
+
+class EntitlementOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    consumer_org_id: int
+    product: str
+    provider_org_id: int
+    modes: list[str]
+    valid_from: datetime
+    valid_until: datetime | None
+    quotas: Quotas
+    used: Quotas
+    source: str
+    agreement_id: int | None
+    note: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+    revoke_reason: str | None
+    live: bool
+
+
+class RevokeIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ProfileIn(BaseModel):
+    name: str = Field(default="delta-sharing profile", min_length=1, max_length=200)
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+class Profile(BaseModel):
+    """A Delta Sharing profile file, version 1 (bearer token)."""
+
+    shareCredentialsVersion: int = 1
+    endpoint: str
+    bearerToken: str
+    expirationTime: str | None = None

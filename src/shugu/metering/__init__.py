@@ -1,0 +1,1 @@
+"""Metering: usage records tied to entitlements, for billing."""
