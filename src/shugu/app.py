@@ -58,6 +58,7 @@ def create_app(exchange: Exchange) -> FastAPI:
     from shugu.entitlements.routes import router as entitlements_router
     from shugu.identity.routes import router as identity_router
     from shugu.ledger.routes import router as ledger_router
+    from shugu.metering.routes import router as metering_router
     from shugu.sharing.routes import router as sharing_router
 
     app = FastAPI(
@@ -80,6 +81,7 @@ def create_app(exchange: Exchange) -> FastAPI:
     api.include_router(catalog_router)
     api.include_router(ledger_router)
     api.include_router(entitlements_router)
+    api.include_router(metering_router)
     app.include_router(api)
     app.include_router(sharing_router)
     return app

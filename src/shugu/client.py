@@ -18,6 +18,7 @@ from shugu.catalog import schemas as catalog
 from shugu.entitlements import schemas as entitlements
 from shugu.identity import schemas as identity
 from shugu.ledger import schemas as ledger
+from shugu.metering.schemas import UsageOut
 from shugu.pagination import Page
 
 M = TypeVar("M", bound=BaseModel)
@@ -352,6 +353,12 @@ class Client:
         profile = self._send("POST", entitlements.Profile, "/sharing/profile",
                              {"name": name, "expires_in_days": expires_in_days})
         return profile.model_dump(exclude_none=True)
+
+    def usage(self, *, role: str = "consumer", entitlement_id: int | None = None,
+              limit: int | None = None, page_token: str | None = None) -> Page[UsageOut]:
+        """Usage records: your own (consumer) or your buyers' (provider)."""
+        return self._get(Page[UsageOut], "/usage", role=role, entitlement_id=entitlement_id,
+                         limit=limit, page_token=page_token)
 
     # -- ledger ---------------------------------------------------------------------------
 

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shugu.catalog.models import Product
 from shugu.db import utcnow
 from shugu.entitlements.models import Entitlement
+from shugu.errors import InvalidInput
+from shugu.identity.principal import Principal
 from shugu.metering.models import UsageRecord
+from shugu.metering.schemas import UsageOut
+from shugu.pagination import Page, check_limit, decode_token, next_token
 
 
 def record(session: Session, entitlement: Entitlement, kind: str, quantity: int,
@@ -20,3 +26,24 @@ def record(session: Session, entitlement: Entitlement, kind: str, quantity: int,
     session.add(usage)
     session.flush()
     return usage
+
+
+def list_usage(
+    session: Session, principal: Principal, role: str, entitlement_id: int | None,
+    limit: int | None, page_token: str | None,
+) -> Page[UsageOut]:
+    """Usage the caller may see: as consumer its own, as provider that of its products."""
+    limit, offset = check_limit(limit), decode_token(page_token)
+    query = select(UsageRecord).order_by(UsageRecord.id)
+    if role == "consumer":
+        query = query.where(UsageRecord.consumer_org_id == principal.org_id)
+    elif role == "provider":
+        query = query.join(Product, Product.id == UsageRecord.product_id).where(
+            Product.provider_org_id == principal.org_id)
+    else:
+        raise InvalidInput("role must be consumer or provider", code="invalid_role")
+    if entitlement_id is not None:
+        query = query.where(UsageRecord.entitlement_id == entitlement_id)
+    rows = session.scalars(query.offset(offset).limit(limit + 1)).all()
+    return Page[UsageOut](items=[UsageOut.model_validate(r) for r in rows[:limit]],
+                          next_page_token=next_token(offset, limit, len(rows)))
