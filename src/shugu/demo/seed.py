@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,8 @@ from shugu.catalog.ingest.options import IngestOptions
 from shugu.catalog.ingest.service import ingest_file
 from shugu.catalog.models import Product
 from shugu.demo import data
+from shugu.entitlements import service as entitlements
+from shugu.entitlements.schemas import Quotas
 from shugu.identity import schemas as id_schemas
 from shugu.identity import service as identity
 from shugu.identity.models import Organization, User
@@ -63,6 +66,7 @@ class DemoReport:
     tokens: dict[str, tuple[str, str]] = field(default_factory=dict)  # who -> (org, token)
     products: list[tuple[str, str, int]] = field(default_factory=list)
     operator_password: str | None = None
+    profile: Path | None = None
 
     def print(self, console: Console, base_url: str, data_dir: Path) -> None:
         # Tokens and commands are printed whole on their own lines so they can be copied,
@@ -84,7 +88,41 @@ class DemoReport:
         say("\nTry:")
         say(f"  curl -H 'Authorization: Bearer {token}' '{base_url}/api/v1/search?q=用电'")
         say(f"  shugu --url {base_url} --token {token} search 用电")
-        say(f"  shugu ledger verify --data-dir {data_dir}\n")
+        say(f"  shugu ledger verify --data-dir {data_dir}")
+        if self.profile is not None:
+            say(f"\nThe bank's Delta Sharing profile: {self.profile}")
+            say("  python -c \"import delta_sharing; print(delta_sharing.load_as_pandas("
+                f"'{self.profile}#{POWER.slug}.default.monthly_use', limit=5))\"")
+        say("")
+
+
+def _share_with_the_bank(ex: Exchange, grid: Principal, bank_id: int,
+                         report: DemoReport) -> None:
+    """The bank holds a share + sandbox entitlement to the demo products and a profile file."""
+    with ex.transaction() as s:
+        held = {p.id for _e, p in entitlements.live_products(s, bank_id, "share")}
+        for spec in (POWER, INDEX):
+            product = s.scalar(select(Product).where(Product.slug == spec.slug))
+            if product is not None and product.id not in held:
+                entitlements.create(
+                    s, actor=grid.actor, consumer_org_id=bank_id, product=product,
+                    modes=["share", "sandbox"], valid_from=None, valid_until=None,
+                    quotas=Quotas(), source="direct", granted_by_user_id=grid.user_id,
+                    note="demo")
+        bank = s.get(Organization, bank_id)
+        assert bank is not None
+        who = _principal(s, _admin_of(s, bank))
+        token, secret = identity.create_token(
+            s, who, id_schemas.TokenIn(name="demo profile", expires_in_days=30), ex.token_ttl,
+            scope="sharing")
+    path = ex.settings.resolved_data_dir() / "bank.share"
+    profile = {"shareCredentialsVersion": 1, "bearerToken": secret,
+               "endpoint": f"{ex.settings.base_url()}/delta-sharing"}
+    if token.expires_at is not None:
+        profile["expirationTime"] = token.expires_at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    path.write_text(json.dumps(profile, indent=2) + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    report.profile = path
 
 
 def _principal(session: object, user: User) -> Principal:
@@ -160,6 +198,7 @@ def seed(ex: Exchange, *, rows: int, console: Console) -> DemoReport:
             _token, secret = identity.create_token(
                 s, who, id_schemas.TokenIn(name="demo", expires_in_days=30), ex.token_ttl)
             report.tokens[label] = (org.name, secret)
+    _share_with_the_bank(ex, grid, org_ids["bank"], report)
     from shugu.app import sign_tree_head
 
     sign_tree_head(ex)
