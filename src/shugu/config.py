@@ -26,6 +26,9 @@ class Settings(BaseSettings):
         default=None, description="统一社会信用代码 of the platform operator (first start only)"
     )
     platform_name: str = "数谷数据交易平台"
+    sharing_url_ttl_seconds: int = Field(
+        default=900, ge=10, description="lifetime of signed Delta Sharing file URLs"
+    )
     sth_interval_seconds: float = Field(
         default=60.0, description="how often the server signs a new ledger tree head (0: never)"
     )

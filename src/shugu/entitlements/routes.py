@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Literal
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
 from shugu.api.deps import ExchangeDep, PrincipalDep
 from shugu.entitlements import schemas
@@ -51,7 +51,7 @@ def revoke(entitlement_id: int, body: schemas.RevokeIn, ex: ExchangeDep,
 
 @router.post("/sharing/profile", response_model=schemas.Profile,
              status_code=status.HTTP_201_CREATED)
-def sharing_profile(body: schemas.ProfileIn, ex: ExchangeDep,
+def sharing_profile(body: schemas.ProfileIn, request: Request, ex: ExchangeDep,
                     who: PrincipalDep) -> schemas.Profile:
     """A Delta Sharing profile file (v1) with a new recipient token that can only read
     shares; its secret is shown only this once."""
@@ -61,5 +61,6 @@ def sharing_profile(body: schemas.ProfileIn, ex: ExchangeDep,
             ex.token_ttl, scope="sharing")
     expires = token.expires_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z") \
         if token.expires_at else None
-    return schemas.Profile(endpoint=f"{ex.settings.base_url()}/delta-sharing",
+    base = (ex.settings.public_url or str(request.base_url)).rstrip("/")
+    return schemas.Profile(endpoint=f"{base}/delta-sharing",
                            bearerToken=secret, expirationTime=expires)

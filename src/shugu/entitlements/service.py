@@ -169,16 +169,19 @@ def check_live(session: Session, entitlement_id: int, mode: str) -> Entitlement:
 
 
 def debit(session: Session, entitlement_id: int, *, queries: int = 0, rows: int = 0,
-          bytes: int = 0, downloads: int = 0) -> Entitlement:
+          bytes: int = 0, downloads: int = 0, force: bool = False) -> Entitlement:
     """Add usage in one conditional UPDATE: it succeeds only if every quota still holds,
-    so concurrent requests can never together exceed a quota."""
+    so concurrent requests can never together exceed a quota. `force` counts usage that
+    already happened (bytes sent under an earlier authorisation) even past the quota."""
     amounts = {"queries": queries, "rows": rows, "bytes": bytes, "downloads": downloads}
     conditions = []
     values = {}
     for kind, n in amounts.items():
         if n < 0:
             raise InvalidInput("usage cannot be negative", code="invalid_usage")
-        if n:
+        if n and force:
+            values[f"used_{kind}"] = getattr(Entitlement, f"used_{kind}") + n
+        elif n:
             used, quota = getattr(Entitlement, f"used_{kind}"), getattr(Entitlement,
                                                                          f"quota_{kind}")
             conditions.append(or_(quota.is_(None), used + n <= quota))

@@ -1,0 +1,1 @@
+"""Delta Sharing delivery: the protocol server and shugu's signed file URLs."""
