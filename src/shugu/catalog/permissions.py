@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from shugu.catalog.models import DataTable, Product
-from shugu.errors import Forbidden, NotFound
+from shugu.errors import Forbidden, InvalidInput, NotFound
 from shugu.identity.principal import Principal
+
+T = TypeVar("T", bound=tuple[Any, ...])
 
 
 def find_product(session: Session, slug: str) -> Product:
@@ -38,3 +42,15 @@ def find_table(session: Session, product: Product, table: str) -> DataTable:
     if row is None:
         raise NotFound(f"product {product.slug!r} has no table {table!r}", code="table_not_found")
     return row
+
+
+def as_party(query: Select[T], consumer_col: Any, product_col: Any, principal: Principal,
+             role: str) -> Select[T]:
+    """Restrict rows about the use of products to one side of the trade: as "consumer", the
+    caller's own; as "provider", those about the caller's products."""
+    if role == "consumer":
+        return query.where(consumer_col == principal.org_id)
+    if role == "provider":
+        return query.join(Product, Product.id == product_col).where(
+            Product.provider_org_id == principal.org_id)
+    raise InvalidInput("role must be consumer or provider", code="invalid_role")

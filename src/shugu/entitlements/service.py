@@ -13,7 +13,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from shugu.catalog.models import Product
-from shugu.catalog.permissions import find_product, owned_product
+from shugu.catalog.permissions import as_party, find_product, owned_product
 from shugu.db import utcnow
 from shugu.entitlements import schemas
 from shugu.entitlements.models import QUOTA_KINDS, Entitlement
@@ -110,14 +110,8 @@ def get(session: Session, principal: Principal, entitlement_id: int) -> Entitlem
 def list_for(session: Session, principal: Principal, role: str,
              product: str | None = None) -> list[Entitlement]:
     """The caller's entitlements as consumer ("consumer") or granted on its products."""
-    query = select(Entitlement).order_by(Entitlement.id)
-    if role == "consumer":
-        query = query.where(Entitlement.consumer_org_id == principal.org_id)
-    elif role == "provider":
-        query = query.join(Product, Product.id == Entitlement.product_id).where(
-            Product.provider_org_id == principal.org_id)
-    else:
-        raise InvalidInput("role must be consumer or provider", code="invalid_role")
+    query = as_party(select(Entitlement).order_by(Entitlement.id),
+                     Entitlement.consumer_org_id, Entitlement.product_id, principal, role)
     if product is not None:
         query = query.where(Entitlement.product_id == find_product(session, product).id)
     return list(session.scalars(query))

@@ -7,10 +7,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shugu.catalog.models import Product
+from shugu.catalog.permissions import as_party
 from shugu.db import utcnow
 from shugu.entitlements.models import Entitlement
-from shugu.errors import InvalidInput
 from shugu.identity.principal import Principal
 from shugu.metering.models import UsageRecord
 from shugu.metering.schemas import UsageOut
@@ -34,14 +33,8 @@ def list_usage(
 ) -> Page[UsageOut]:
     """Usage the caller may see: as consumer its own, as provider that of its products."""
     limit, offset = check_limit(limit), decode_token(page_token)
-    query = select(UsageRecord).order_by(UsageRecord.id)
-    if role == "consumer":
-        query = query.where(UsageRecord.consumer_org_id == principal.org_id)
-    elif role == "provider":
-        query = query.join(Product, Product.id == UsageRecord.product_id).where(
-            Product.provider_org_id == principal.org_id)
-    else:
-        raise InvalidInput("role must be consumer or provider", code="invalid_role")
+    query = as_party(select(UsageRecord).order_by(UsageRecord.id),
+                     UsageRecord.consumer_org_id, UsageRecord.product_id, principal, role)
     if entitlement_id is not None:
         query = query.where(UsageRecord.entitlement_id == entitlement_id)
     rows = session.scalars(query.offset(offset).limit(limit + 1)).all()
