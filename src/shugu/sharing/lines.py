@@ -57,6 +57,12 @@ def metadata_line(snapshot: Snapshot, *, version: int | None = None,
         body["name"] = m["name"]
     if m.get("description"):
         body["description"] = m["description"]
+    return _metadata_json(body, snapshot, version, with_size)
+
+
+def _metadata_json(body: dict[str, Any], snapshot: Snapshot, version: int | None,
+                   with_size: bool) -> str:
+    """The metaData line both response formats share, around their own `body`."""
     if version is not None:
         body["version"] = version
     if with_size:
@@ -127,13 +133,7 @@ def delta_protocol_line(snapshot: Snapshot) -> str:
 
 def delta_metadata_line(snapshot: Snapshot, *, version: int | None = None,
                         with_size: bool = True) -> str:
-    body: dict[str, Any] = {"deltaMetadata": snapshot.metadata}
-    if version is not None:
-        body["version"] = version
-    if with_size:
-        body["size"] = sum(f.size for f in snapshot.files)
-        body["numFiles"] = len(snapshot.files)
-    return json.dumps({"metaData": body}, ensure_ascii=False, separators=(",", ":"))
+    return _metadata_json({"deltaMetadata": snapshot.metadata}, snapshot, version, with_size)
 
 
 def _delta_tail(f: FileAction) -> str:
