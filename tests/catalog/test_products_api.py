@@ -158,3 +158,12 @@ def test_revisions_pin_table_versions_and_can_be_revoked(provider: Client, consu
         actions = list(s.scalars(select(LedgerEvent.action).where(
             LedgerEvent.subject.like("product:power-use/revision:%")).order_by(LedgerEvent.seq)))
     assert actions == ["revision.published", "revision.published", "revision.revoked"]
+
+
+def test_overlong_tag_is_refused_and_nothing_written(provider: Client,
+                                                     exchange: Exchange) -> None:
+    before = _events(exchange)
+    e = api_error(lambda: provider.create_product("tagged", "标签", tags=["长" * 101]))
+    assert (e.status, e.code) == (400, "invalid_tag")
+    assert _events(exchange) == before
+    assert api_error(lambda: provider.get_product("tagged")).code == "product_not_found"

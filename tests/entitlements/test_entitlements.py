@@ -69,6 +69,10 @@ def test_grant_refusals(provider: Client, consumer: Client, orgs: Orgs, product:
         "not_product_owner"
     assert api_error(lambda: provider.grant_entitlement(
         other_provider.org_id, product)).code == "not_a_consumer"  # type: ignore[attr-defined]
+    both = orgs.new(["provider", "consumer"])
+    both.create_product("own-data", "自有数据")
+    assert api_error(lambda: both.grant_entitlement(
+        both.org_id, "own-data")).code == "own_product"  # type: ignore[attr-defined]
     assert api_error(lambda: provider.grant_entitlement(999999, product)).code == \
         "organization_not_found"
     assert api_error(lambda: provider.grant_entitlement(cid, "nope")).code == \

@@ -20,7 +20,7 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from shugu.errors import InvalidInput, NotFound, ShuguError
-from shugu.ledger.merkle import EMPTY_ROOT, node_hash
+from shugu.ledger.merkle import EMPTY_ROOT, frontier_root, node_hash
 from shugu.ledger.models import LedgerEvent, LedgerNode
 from shugu.ledger.service import head_state
 
@@ -92,16 +92,6 @@ def consistency_ranges(m: int, n: int) -> list[Range]:
     return out
 
 
-def fold(hashes: Sequence[bytes]) -> bytes:
-    """MTH of a range from its perfect pieces, largest first: H(p1, H(p2, ... pk))."""
-    if not hashes:
-        return EMPTY_ROOT
-    acc = hashes[-1]
-    for h in reversed(hashes[:-1]):
-        acc = node_hash(h, acc)
-    return acc
-
-
 def build(ranges: Iterable[Range], fetch: Callable[[set[Piece]], dict[Piece, bytes]]
           ) -> list[bytes]:
     """MTH of each range from its perfect pieces; `fetch` returns the hashes it has of the
@@ -115,7 +105,8 @@ def build(ranges: Iterable[Range], fetch: Callable[[set[Piece]], dict[Piece, byt
         raise LedgerInconsistent(
             f"the ledger lacks the stored hash at level {level}, index {idx}; "
             "run `shugu ledger verify`", level=level, idx=idx)
-    return [fold([found[p] for p in ps]) for ps in split]
+    # The pieces of a range, largest first, fold exactly as a frontier does.
+    return [frontier_root([found[p] for p in ps]) for ps in split]
 
 
 def _fetch_stored(session: Session) -> Callable[[set[Piece]], dict[Piece, bytes]]:
