@@ -1,6 +1,7 @@
 """Every domain's tables, gathered so that Alembic sees one metadata."""
 
 from shugu.catalog.models import DataTable, Ingest, Product, ProductTag, Revision, SearchTerm
+from shugu.contracts.models import Agreement, Negotiation, NegotiationStep, Offer
 from shugu.db import Base
 from shugu.entitlements.models import Entitlement
 from shugu.identity.models import ApiToken, Organization, User
@@ -8,6 +9,7 @@ from shugu.ledger.models import LedgerEvent, LedgerHead, LedgerNode, TreeHead
 from shugu.metering.models import UsageRecord
 
 __all__ = [
+    "Agreement",
     "ApiToken",
     "Base",
     "DataTable",
@@ -16,6 +18,9 @@ __all__ = [
     "LedgerEvent",
     "LedgerHead",
     "LedgerNode",
+    "Negotiation",
+    "NegotiationStep",
+    "Offer",
     "Organization",
     "Product",
     "ProductTag",

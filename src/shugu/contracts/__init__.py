@@ -1,0 +1,1 @@
+"""Offers, usage policies, negotiation (Dataspace Protocol states) and agreements."""
