@@ -14,6 +14,7 @@ from typing import Any, BinaryIO, Literal, TypeVar
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
+from shugu.billing import schemas as billing
 from shugu.catalog import schemas as catalog
 from shugu.entitlements import schemas as entitlements
 from shugu.identity import schemas as identity
@@ -71,16 +72,7 @@ class Client:
         if params:
             kwargs["params"] = {k: v for k, v in params.items() if v is not None}
         response = self._http.request(method, path, **kwargs)
-        if response.status_code >= 400:
-            try:
-                err = response.json()["error"]
-                raise ShuguAPIError(
-                    response.status_code, err["code"], err["message"], err.get("details")
-                )
-            except (ValueError, KeyError, TypeError):
-                raise ShuguAPIError(
-                    response.status_code, "http_error", response.text[:500]
-                ) from None
+        _check(response)
         return response.json()
 
     def _get(self, model: type[M], path: str, **params: Any) -> M:
@@ -360,6 +352,64 @@ class Client:
         return self._get(Page[UsageOut], "/usage", role=role, entitlement_id=entitlement_id,
                          limit=limit, page_token=page_token)
 
+    # -- billing --------------------------------------------------------------------------
+
+    def run_billing(self, until: datetime | None = None) -> list[billing.InvoiceOut]:
+        """Operators: invoice every agreement up to `until` (default: this month's start)."""
+        body = {"until": until.isoformat()} if until else {}
+        return TypeAdapter(list[billing.InvoiceOut]).validate_python(
+            self._request("POST", "/billing/runs", json=body))
+
+    def invoices(self, *, role: str = "consumer", status: str | None = None,
+                 limit: int | None = None, page_token: str | None = None
+                 ) -> Page[billing.InvoiceOut]:
+        return self._get(Page[billing.InvoiceOut], "/invoices", role=role, status=status,
+                         limit=limit, page_token=page_token)
+
+    def invoice(self, number: str) -> billing.InvoiceOut:
+        return self._get(billing.InvoiceOut, f"/invoices/{number}")
+
+    def void_invoice(self, number: str, reason: str) -> billing.InvoiceOut:
+        return self._send("POST", billing.InvoiceOut, f"/invoices/{number}/void",
+                          {"reason": reason})
+
+    def settle(self, until: datetime | None = None) -> billing.SettlementOut:
+        body = {"until": until.isoformat()} if until else {}
+        return self._send("POST", billing.SettlementOut, "/settlements", body)
+
+    def settlements(self, *, limit: int | None = None, page_token: str | None = None
+                    ) -> Page[billing.SettlementOut]:
+        return self._get(Page[billing.SettlementOut], "/settlements", limit=limit,
+                         page_token=page_token)
+
+    def settlement(self, number: str) -> billing.SettlementOut:
+        return self._get(billing.SettlementOut, f"/settlements/{number}")
+
+    def vouchers(self, *, role: str = "consumer", limit: int | None = None,
+                 page_token: str | None = None) -> Page[billing.VoucherOut]:
+        return self._get(Page[billing.VoucherOut], "/vouchers", role=role, limit=limit,
+                         page_token=page_token)
+
+    def voucher(self, number: str) -> billing.VoucherOut:
+        return self._get(billing.VoucherOut, f"/vouchers/{number}")
+
+    def voucher_evidence(self, number: str) -> dict[str, Any]:
+        """The voucher with its ledger events, inclusion proofs and a signed tree head."""
+        return dict(self._request("GET", f"/vouchers/{number}/evidence"))
+
+    def verify_voucher(self, bundle: dict[str, Any]) -> billing.VoucherReportOut:
+        return self._send("POST", billing.VoucherReportOut, "/vouchers/verify", bundle)
+
+    def cost_items_csv(self, *, start: datetime | None = None,
+                       end: datetime | None = None) -> str:
+        """Your organisation's cost items as a buyer, as CSV text (UTF-8 with BOM)."""
+        params = {"start": start.isoformat() if start else None,
+                  "end": end.isoformat() if end else None}
+        response = self._http.get("/billing/cost-items.csv",
+                                  params={k: v for k, v in params.items() if v})
+        _check(response)
+        return response.content.decode("utf-8")
+
     # -- ledger ---------------------------------------------------------------------------
 
     def tree_head(self) -> ledger.SignedTreeHead:
@@ -395,6 +445,18 @@ class Client:
 
     def consistency_proof(self, first: int, second: int) -> ledger.ConsistencyProof:
         return self._get(ledger.ConsistencyProof, "/ledger/consistency", first=first, second=second)
+
+
+def _check(response: httpx.Response) -> None:
+    """Raise the server's error answer as ShuguAPIError."""
+    if response.status_code < 400:
+        return
+    try:
+        err = response.json()["error"]
+        raise ShuguAPIError(response.status_code, err["code"], err["message"],
+                            err.get("details"))
+    except (ValueError, KeyError, TypeError):
+        raise ShuguAPIError(response.status_code, "http_error", response.text[:500]) from None
 
 
 def _chunks_of_bytes(data: bytes, progress: Callable[[int], None] | None) -> Iterator[bytes]:

@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     sth_interval_seconds: float = Field(
         default=60.0, description="how often the server signs a new ledger tree head (0: never)"
     )
+    platform_fee_bp: int = Field(
+        default=1000, ge=0, le=10_000,
+        description="platform's share of a trade in basis points, unless its listing sets one",
+    )
 
     def resolved_data_dir(self) -> Path:
         return self.data_dir.expanduser().resolve()

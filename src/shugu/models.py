@@ -1,5 +1,6 @@
 """Every domain's tables, gathered so that Alembic sees one metadata."""
 
+from shugu.billing.models import Invoice, InvoiceLine, Settlement, SettlementLine, Voucher
 from shugu.catalog.models import DataTable, Ingest, Product, ProductTag, Revision, SearchTerm
 from shugu.contracts.models import Agreement, Negotiation, NegotiationStep, Offer
 from shugu.db import Base
@@ -15,6 +16,8 @@ __all__ = [
     "DataTable",
     "Entitlement",
     "Ingest",
+    "Invoice",
+    "InvoiceLine",
     "LedgerEvent",
     "LedgerHead",
     "LedgerNode",
@@ -26,7 +29,10 @@ __all__ = [
     "ProductTag",
     "Revision",
     "SearchTerm",
+    "Settlement",
+    "SettlementLine",
     "TreeHead",
     "UsageRecord",
     "User",
+    "Voucher",
 ]

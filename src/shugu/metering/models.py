@@ -23,3 +23,5 @@ class UsageRecord(Base):
     quantity: Mapped[int] = mapped_column(BigInteger)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     ts: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    # Set when billing charges this record on an invoice, so nothing is billed twice.
+    invoice_id: Mapped[int | None] = mapped_column(Integer, index=True)

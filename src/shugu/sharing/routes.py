@@ -281,9 +281,13 @@ def query_table(request: Request, share: str, schema: str, table: str, who: Prin
         head = [lines.PROTOCOL_LINE,
                 lines.metadata_line(snap, version=version if travelled else None)]
         file_lines = lines.file_lines(items, sign, expires_ms)
+    # Rows come from the files' own statistics: what the consumer receives, before any
+    # filtering on its side. A file written without statistics counts as 0 rows.
+    rows = sum(i[0].num_records() or 0 for i in items)
     usage.charge_query(ex, who, ref, operation="query", version=version, files=len(file_lines),
-                       detail={"predicate_applied": applied, "limit_hint": body.limitHint,
-                               "format": "delta" if delta else "parquet"})
+                       rows=rows, detail={"predicate_applied": applied,
+                                          "limit_hint": body.limitHint,
+                                          "format": "delta" if delta else "parquet"})
     return _table_response("\n".join([*head, *file_lines]) + "\n", version, delta)
 
 

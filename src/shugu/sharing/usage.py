@@ -29,16 +29,19 @@ from shugu.sharing.signer import FileGrant
 
 QUERY_KIND = "share.query"
 BYTES_KIND = "share.bytes"
+ROWS_KIND = "share.rows"
 
 
 def charge_query(ex: Exchange, principal: Principal, ref: TableRef, *, operation: str,
-                 version: int, files: int, detail: dict[str, Any]) -> None:
+                 version: int, files: int, detail: dict[str, Any], rows: int = 0) -> None:
     with ex.transaction() as s:
         e = entitlements.live_entitlement(s, principal.org_id, ref.product_id, MODE)
-        e = entitlements.debit(s, e.id, queries=1)
+        e = entitlements.debit(s, e.id, queries=1, rows=rows)
         payload = {"operation": operation, "table": ref.name, "version": version,
-                   "files": files, "entitlement_id": e.id, **detail}
+                   "files": files, "rows": rows, "entitlement_id": e.id, **detail}
         metering.record(s, e, QUERY_KIND, 1, payload)
+        if rows:
+            metering.record(s, e, ROWS_KIND, rows, {"table": ref.name, "version": version})
         ledger.append(s, actor=principal.actor, action=QUERY_KIND,
                       subject=f"product:{ref.slug}/table:{ref.name}", payload=payload)
 
