@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     sth_interval_seconds: float = Field(
         default=60.0, description="how often the server signs a new ledger tree head (0: never)"
     )
+    public_notice_seconds: int = Field(
+        default=5 * 86400, ge=0, description="length of a registration's public notice (公示)"
+    )
+    certificate_validity_days: int = Field(
+        default=3 * 365, ge=1, description="validity of a registration certificate"
+    )
 
     def resolved_data_dir(self) -> Path:
         return self.data_dir.expanduser().resolve()
