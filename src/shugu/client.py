@@ -13,6 +13,7 @@ from typing import Any, BinaryIO, Literal, TypeVar
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
+from pydantic_core import to_jsonable_python
 
 from shugu.catalog import schemas as catalog
 from shugu.entitlements import schemas as entitlements
@@ -414,12 +415,12 @@ class Client:
         """fields as in RegistrationIn: product, revision, certificate, rights, source_kind,
         source_description, algorithm_rules, scenario, update_period, counterparty_org_id,
         licence_scope, licence_until, pledge_id, reason, data_name."""
-        body = rights.RegistrationIn(kind=kind, **fields)  # type: ignore[arg-type]
+        body = to_jsonable_python({"kind": kind, **fields})
         return self._send("POST", rights.RegistrationOut, "/registrations", body)
 
     def update_registration(self, registration_id: int, **fields: Any) -> rights.RegistrationOut:
         return self._send("PATCH", rights.RegistrationOut, f"/registrations/{registration_id}",
-                          rights.RegistrationPatch(**fields))
+                          to_jsonable_python(fields))
 
     def registration(self, registration_id: int) -> rights.RegistrationOut:
         return self._get(rights.RegistrationOut, f"/registrations/{registration_id}")
@@ -510,8 +511,9 @@ class Client:
     def register_pledge(self, number: str, pledgee_org_id: int, amount_fen: int,
                         term_end: datetime, *, term_start: datetime | None = None,
                         note: str | None = None) -> rights.PledgeOut:
-        body = rights.PledgeIn(pledgee_org_id=pledgee_org_id, amount_fen=amount_fen,
-                               term_start=term_start, term_end=term_end, note=note)
+        body = to_jsonable_python({"pledgee_org_id": pledgee_org_id, "amount_fen": amount_fen,
+                                   "term_start": term_start, "term_end": term_end,
+                                   "note": note})
         return self._send("POST", rights.PledgeOut, f"/certificates/{number}/pledges", body)
 
     def pledges(self, *, certificate: str | None = None) -> list[rights.PledgeOut]:

@@ -385,7 +385,7 @@ def issue(session: Session, principal: Principal, registration_id: int, *, key: 
     assert reg.notice_end is not None
     if utcnow() < reg.notice_end:
         raise Conflict(f"the public notice runs until {reg.notice_end.isoformat()}",
-                       code="notice_not_ended", notice_end=reg.notice_end)
+                       code="notice_not_ended", notice_end=reg.notice_end.isoformat())
     states = list(session.scalars(select(Objection.status).where(
         Objection.registration_id == reg.id)))
     if "open" in states:
