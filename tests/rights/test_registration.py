@@ -18,7 +18,6 @@ from tests.rights.conftest import (
     draft,
     end_notice,
     make_product,
-    through,
 )
 
 
@@ -47,13 +46,20 @@ def test_initial_registration_from_draft_to_certificate(
         == 404
     assert stranger.registrations().items == []
     assert [r.id for r in provider.registrations().items] == [reg_id]
-    assert [r.id for r in operator.registrations().items] == [reg_id]
+    # ... the operator included, until it is submitted.
+    assert operator.registrations().items == []
+    assert api_error(lambda: operator.registration(reg_id)).status == 404
     # The operator cannot review a draft; the applicant cannot review at all.
     assert api_error(lambda: operator.review_registration(reg_id, "approve")).code == \
-        "invalid_transition"
-    assert api_error(lambda: operator.issue_registration(reg_id)).code == "invalid_transition"
+        "registration_not_found"
+    assert api_error(lambda: operator.issue_registration(reg_id)).status == 404
     provider.update_registration(reg_id, scenario="信贷风控与绿色金融")
     assert provider.submit_registration(reg_id).status == "formal_review"
+    assert api_error(lambda: operator.issue_registration(reg_id)).code == "invalid_transition"
+    assert api_error(lambda: operator.refuse_registration(reg_id, "x")).code == \
+        "invalid_transition"
+    assert [r.id for r in operator.registrations().items] == [reg_id]
+    assert operator.download_document(reg_id, reg.documents[0].id) == "采集说明".encode()
     assert api_error(lambda: provider.review_registration(reg_id, "approve")).code == \
         "operator_required"
     assert api_error(lambda: stranger.review_registration(reg_id, "approve")).status == 404
@@ -187,8 +193,13 @@ def test_only_the_provider_registers_its_product(
     assert api_error(lambda: rival.submit_registration(reg_id)).status == 404
     assert api_error(lambda: rival.withdraw_registration(reg_id)).status == 404
     assert api_error(lambda: rival.upload_document(reg_id, b"x")).status == 404
-    assert api_error(lambda: operator.submit_registration(reg_id)).code == "not_applicant"
-    number = through(operator, provider, exchange, reg_id)
+    assert api_error(lambda: operator.submit_registration(reg_id)).status == 404
+    provider.submit_registration(reg_id)
+    assert api_error(lambda: operator.withdraw_registration(reg_id)).code == "not_applicant"
+    operator.review_registration(reg_id, "approve")
+    operator.review_registration(reg_id, "approve")
+    end_notice(exchange, reg_id)
+    number = operator.issue_registration(reg_id).issued_certificate
     # Once public, others see it but still cannot act as the applicant.
     assert rival.registration(reg_id).issued_certificate == number
     assert api_error(lambda: rival.withdraw_registration(reg_id)).code == "not_applicant"

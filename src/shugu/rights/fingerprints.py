@@ -59,6 +59,8 @@ def record(session: Session, principal: Principal, slug: str, number: int,
     """Store the fingerprint and append `fingerprint.recorded`; idempotent."""
     product = owned_product(session, principal, slug)
     revision = _revision(session, product, number)
+    # Serialise concurrent first recordings of one revision (one row per revision).
+    session.refresh(revision, with_for_update=True)
     found = existing(session, revision)
     if found is not None:  # another request got there first
         return found

@@ -17,7 +17,7 @@ from shugu.rights.models import Certificate, Pledge
 
 def register(session: Session, principal: Principal, number: str,
              data: schemas.PledgeIn) -> Pledge:
-    cert = perm.find_certificate(session, number)
+    cert = perm.find_certificate(session, number, lock=True)
     perm.require_holder(principal, cert, operator_too=True)
     status = certificates.current_status(session, cert)
     if status not in ("valid", "pledged"):
@@ -51,7 +51,7 @@ def register(session: Session, principal: Principal, number: str,
 
 def _end(session: Session, principal: Principal, pledge_id: int, status: str,
          note: str | None) -> Pledge:
-    pledge = perm.visible_pledge(session, principal, pledge_id)
+    pledge = perm.visible_pledge(session, principal, pledge_id, lock=True)
     perm.require_pledgee(principal, pledge)
     if pledge.status != "active":
         raise Conflict(f"pledge {pledge.id} is already {pledge.status}",

@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from shugu.catalog.models import Product, Revision
@@ -321,7 +321,7 @@ def review(session: Session, principal: Principal, registration_id: int,
 
 def file_objection(session: Session, principal: Principal, registration_id: int,
                    reason: str) -> Objection:
-    reg = perm.visible_registration(session, principal, registration_id)
+    reg = perm.visible_registration(session, principal, registration_id, lock=True)
     expect_state(reg, ("public_notice",), "objected to")
     assert reg.notice_end is not None
     if utcnow() >= reg.notice_end:
@@ -355,7 +355,7 @@ def resolve_objection(session: Session, principal: Principal, objection_id: int,
                       data: schemas.ResolveIn) -> Objection:
     objection = visible_objection(session, principal, objection_id)
     principal.require_operator()
-    reg = session.get(Registration, objection.registration_id)
+    reg = session.get(Registration, objection.registration_id, with_for_update=True)
     assert reg is not None
     expect_state(reg, ("public_notice",), "have objections resolved")
     if objection.status != "open":
@@ -418,7 +418,7 @@ def _take_effect(session: Session, principal: Principal, reg: Registration, key:
             valid_until=certificates.default_valid_until(validity_days), previous=None)
         reg.issued_certificate_id = cert.id
         return
-    old = session.get(Certificate, reg.certificate_id)
+    old = session.get(Certificate, reg.certificate_id, with_for_update=True)
     assert old is not None
     _require_in_effect(session, old)
     _refuse_if_pledged(session, old, reg.kind)
@@ -478,7 +478,10 @@ def list_for(session: Session, principal: Principal, *, notices: bool, status: s
     query = select(Registration).order_by(Registration.id)
     if notices:
         query = query.where(Registration.status == "public_notice")
-    elif not principal.is_operator:
+    elif principal.is_operator:
+        query = query.where(or_(Registration.applicant_org_id == principal.org_id,
+                                Registration.submissions > 0))
+    else:
         query = query.where(Registration.applicant_org_id == principal.org_id)
     if status is not None:
         query = query.where(Registration.status == status)
