@@ -7,6 +7,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shugu.catalog.ingest.errors import StorageInconsistent
 from shugu.catalog.models import DataTable, Product, Revision
 from shugu.catalog.permissions import find_product, owned_product
 from shugu.db import utcnow
@@ -48,8 +49,7 @@ def plan(session: Session, principal: Principal, tables_dir: Path, slug: str,
     for name, version in revision.table_versions.items():
         row = rows.get(name)
         if row is None:  # a table cannot be deleted, so this is storage gone wrong
-            raise Conflict(f"table {name!r} of revision {number} no longer exists",
-                           code="table_storage_inconsistent")
+            raise StorageInconsistent(f"table {name!r} of revision {number} no longer exists")
         tables[name] = (tables_dir / row.location, int(version))
     return None, tables
 
@@ -65,8 +65,7 @@ def record(session: Session, principal: Principal, slug: str, number: int,
     if found is not None:  # another request got there first
         return found
     if result.table_versions != {k: int(v) for k, v in revision.table_versions.items()}:
-        raise Conflict("the tables were read at other versions than the revision's",
-                       code="table_storage_inconsistent")
+        raise StorageInconsistent("the tables were read at other versions than the revision's")
     payload = {"product": slug, "revision": number, "algorithm": fp.ALGORITHM,
                "root": result.root, "table_versions": result.table_versions,
                "file_count": len(result.files), "total_bytes": result.total_bytes}

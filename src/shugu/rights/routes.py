@@ -9,7 +9,8 @@ from fastapi.responses import FileResponse, HTMLResponse
 
 from shugu.api.deps import ExchangeDep, PrincipalDep
 from shugu.catalog import uploads
-from shugu.errors import Conflict, NotFound
+from shugu.catalog.ingest.errors import StorageInconsistent
+from shugu.errors import NotFound
 from shugu.pagination import Page, check_limit, decode_token, next_token
 from shugu.rights import (
     certificates,
@@ -42,7 +43,7 @@ def record_fingerprint(slug: str, number: int, ex: ExchangeDep,
     try:
         result = fp.compute(tables)
     except fp.FingerprintError as exc:
-        raise Conflict(str(exc), code="table_storage_inconsistent") from exc
+        raise StorageInconsistent(str(exc)) from exc
     with ex.transaction() as s:
         return fingerprints.to_out(s, fingerprints.record(s, who, slug, number, result))
 
