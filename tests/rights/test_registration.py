@@ -207,3 +207,18 @@ def test_only_the_provider_registers_its_product(
     make_product(rival, "rival-data")
     assert api_error(lambda: provider.record_fingerprint("rival-data", 1)).code == \
         "not_product_owner"
+
+
+def test_one_initial_registration_per_product(operator: Client, provider: Client,
+                                              product: str, exchange: Exchange) -> None:
+    first = draft(provider, product)
+    second = draft(provider, product)
+    provider.submit_registration(first)
+    err = api_error(lambda: provider.submit_registration(second))
+    assert err.code == "registration_pending" and err.details["registration_id"] == first
+    operator.review_registration(first, "approve")
+    operator.review_registration(first, "approve")
+    end_notice(exchange, first)
+    number = operator.issue_registration(first).issued_certificate
+    err = api_error(lambda: provider.submit_registration(second))
+    assert err.code == "already_registered" and err.details["certificate"] == number

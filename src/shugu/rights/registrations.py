@@ -259,6 +259,24 @@ def _missing(session: Session, reg: Registration) -> list[str]:
     return missing
 
 
+def _refuse_second_initial(session: Session, reg: Registration) -> None:
+    """One product, one initial registration in progress and one certificate in effect;
+    later revisions go through a change registration."""
+    other = session.scalar(select(Registration.id).where(
+        Registration.product_id == reg.product_id, Registration.kind == "initial",
+        Registration.id != reg.id, Registration.status.in_(OPEN),
+        Registration.status != "draft").limit(1))
+    if other is not None:
+        raise Conflict(f"registration {other} of this product is already in progress",
+                       code="registration_pending", registration_id=other)
+    live = session.scalar(select(Certificate.number).where(
+        Certificate.product_id == reg.product_id, Certificate.status == "valid",
+        Certificate.valid_until > utcnow()).limit(1))
+    if live is not None:
+        raise Conflict(f"the product is registered under certificate {live}; file a change "
+                       "registration instead", code="already_registered", certificate=live)
+
+
 def submit(session: Session, principal: Principal, registration_id: int) -> Registration:
     reg = perm.applicant_registration(session, principal, registration_id)
     expect_state(reg, EDITABLE, "submitted")
@@ -270,6 +288,8 @@ def submit(session: Session, principal: Principal, registration_id: int) -> Regi
         assert cert is not None
         _require_in_effect(session, cert)
         _refuse_if_pledged(session, cert, reg.kind)
+    if reg.kind == "initial":
+        _refuse_second_initial(session, reg)
     again = reg.status == "changes_requested"
     reg.status = "formal_review"
     reg.submissions += 1
@@ -409,6 +429,7 @@ def _take_effect(session: Session, principal: Principal, reg: Registration, key:
     platform = _platform(session)
     actor = principal.actor
     if reg.kind == "initial":
+        _refuse_second_initial(session, reg)
         fingerprint = session.get(Fingerprint, reg.fingerprint_id)
         assert fingerprint is not None
         cert = certificates.issue(
