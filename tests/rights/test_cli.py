@@ -59,6 +59,9 @@ def test_registration_certificate_and_pledge_through_the_cli(
     number = str(issued["issued_certificate"])
     # The certificate: show, download and verify offline, HTML.
     assert ok(server, rival, "cert", "show", number)["status"] == "valid"
+    plain = runner.invoke(app, ["--url", server.url, "--token", rival.token or "", "cert",
+                                "show", number])
+    assert plain.exit_code == 0 and f"number: {number}" in plain.output
     cert_file = tmp_path / "cert.json"
     code, out = shugu(server, provider, "cert", "download", number, "-o", str(cert_file))
     assert code == 0, out

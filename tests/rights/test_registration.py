@@ -84,6 +84,7 @@ def test_initial_registration_from_draft_to_certificate(
         "invalid_transition"
     assert api_error(lambda: stranger.issue_registration(reg_id)).code == "operator_required"
     end_notice(exchange, reg_id)
+    assert stranger.registrations(notices=True).items == []
     issued = operator.issue_registration(reg_id)
     assert issued.status == "issued" and issued.issued_certificate is not None
     assert issued.issued_certificate.startswith("SG-DIP-")

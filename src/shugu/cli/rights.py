@@ -290,8 +290,12 @@ def register(app: typer.Typer) -> None:
             found = c.certificate(number)
         if state.as_json:
             show(found)
-        else:
-            show(found.model_copy(update={"file": None}))  # type: ignore[arg-type]
+            return
+        # The signed file is long; `shugu cert download` saves it.
+        for key, value in found.model_dump(mode="json", exclude={"file"}).items():
+            text = json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) \
+                else ("" if value is None else str(value))
+            out.print(f"[bold]{key}[/bold]: {escape(text)}", highlight=False)
 
     @cert.command("status")
     def cert_status(number: str) -> None:

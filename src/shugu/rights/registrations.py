@@ -498,7 +498,8 @@ def list_for(session: Session, principal: Principal, *, notices: bool, status: s
     """Public notices (anyone), every registration (operator) or the caller's own."""
     query = select(Registration).order_by(Registration.id)
     if notices:
-        query = query.where(Registration.status == "public_notice")
+        query = query.where(Registration.status == "public_notice",
+                            Registration.notice_end > utcnow())
     elif principal.is_operator:
         query = query.where(or_(Registration.applicant_org_id == principal.org_id,
                                 Registration.submissions > 0))
