@@ -60,6 +60,9 @@ def test_pledge_encumbers_refuses_transfer_and_is_released(
     assert stranger.pledges() == []
     assert api_error(lambda: stranger.pledge(pledge.id)).code == "pledge_not_found"
     assert api_error(lambda: stranger.release_pledge(pledge.id)).status == 404
+    assert api_error(lambda: stranger.enforce_pledge(pledge.id)).status == 404
+    assert api_error(lambda: provider.enforce_pledge(pledge.id)).code == "not_pledgee"
+    assert stranger.pledges(certificate=certificate) == []
     # Transfer, change and cancellation are refused while pledged; a licence is not.
     for kind, fields in (("transfer", {"counterparty_org_id": buyer_id}),
                          ("cancellation", {"reason": "停止经营"})):
