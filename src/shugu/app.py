@@ -60,6 +60,7 @@ def create_app(exchange: Exchange) -> FastAPI:
     from shugu.identity.routes import router as identity_router
     from shugu.ledger.routes import router as ledger_router
     from shugu.metering.routes import router as metering_router
+    from shugu.rights.routes import router as rights_router
     from shugu.sharing.routes import router as sharing_router
 
     app = FastAPI(
@@ -84,6 +85,7 @@ def create_app(exchange: Exchange) -> FastAPI:
     api.include_router(entitlements_router)
     api.include_router(metering_router)
     api.include_router(billing_router)
+    api.include_router(rights_router)
     app.include_router(api)
     app.include_router(sharing_router)
     return app

@@ -13,6 +13,7 @@ from typing import Any, BinaryIO, Literal, TypeVar
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
+from pydantic_core import to_jsonable_python
 
 from shugu.billing import schemas as billing
 from shugu.catalog import schemas as catalog
@@ -21,6 +22,7 @@ from shugu.identity import schemas as identity
 from shugu.ledger import schemas as ledger
 from shugu.metering.schemas import UsageOut
 from shugu.pagination import Page
+from shugu.rights import schemas as rights
 
 M = TypeVar("M", bound=BaseModel)
 CHUNK = 1024 * 1024
@@ -403,12 +405,9 @@ class Client:
     def cost_items_csv(self, *, start: datetime | None = None,
                        end: datetime | None = None) -> str:
         """Your organisation's cost items as a buyer, as CSV text (UTF-8 with BOM)."""
-        params = {"start": start.isoformat() if start else None,
-                  "end": end.isoformat() if end else None}
-        response = self._http.get("/billing/cost-items.csv",
-                                  params={k: v for k, v in params.items() if v})
-        _check(response)
-        return response.content.decode("utf-8")
+        return self._raw("/billing/cost-items.csv",
+                         start=start.isoformat() if start else None,
+                         end=end.isoformat() if end else None).decode("utf-8")
 
     # -- ledger ---------------------------------------------------------------------------
 
@@ -445,6 +444,145 @@ class Client:
 
     def consistency_proof(self, first: int, second: int) -> ledger.ConsistencyProof:
         return self._get(ledger.ConsistencyProof, "/ledger/consistency", first=first, second=second)
+
+
+    # -- rights: fingerprints, registrations, certificates, pledges ----------------------
+
+    def record_fingerprint(self, slug: str, revision: int) -> rights.FingerprintOut:
+        """Fingerprint a revision (存证); idempotent."""
+        return self._send("POST", rights.FingerprintOut,
+                          f"/products/{slug}/revisions/{revision}/fingerprint", {})
+
+    def fingerprint(self, slug: str, revision: int) -> rights.FingerprintOut:
+        return self._get(rights.FingerprintOut,
+                         f"/products/{slug}/revisions/{revision}/fingerprint")
+
+    def create_registration(self, kind: str = "initial",
+                            **fields: Any) -> rights.RegistrationOut:
+        """fields as in RegistrationIn: product, revision, certificate, rights, source_kind,
+        source_description, algorithm_rules, scenario, update_period, counterparty_org_id,
+        licence_scope, licence_until, pledge_id, reason, data_name."""
+        body = to_jsonable_python({"kind": kind, **fields})
+        return self._send("POST", rights.RegistrationOut, "/registrations", body)
+
+    def update_registration(self, registration_id: int, **fields: Any) -> rights.RegistrationOut:
+        return self._send("PATCH", rights.RegistrationOut, f"/registrations/{registration_id}",
+                          to_jsonable_python(fields))
+
+    def registration(self, registration_id: int) -> rights.RegistrationOut:
+        return self._get(rights.RegistrationOut, f"/registrations/{registration_id}")
+
+    def registrations(self, *, notices: bool = False, status: str | None = None,
+                      limit: int | None = None,
+                      page_token: str | None = None) -> Page[rights.RegistrationOut]:
+        return self._get(Page[rights.RegistrationOut], "/registrations",
+                         notices=str(notices).lower(), status=status, limit=limit,
+                         page_token=page_token)
+
+    def upload_document(self, registration_id: int, source: str | os.PathLike[str] | bytes, *,
+                        filename: str | None = None, description: str | None = None,
+                        content_type: str = "application/octet-stream") -> rights.DocumentOut:
+        """Attach a proof document (a path or bytes); the server records its SHA-256."""
+        if isinstance(source, bytes):
+            data, name = source, filename or "document"
+        else:
+            path = Path(source)
+            data, name = path.read_bytes(), filename or path.name
+        return rights.DocumentOut.model_validate(self._request(
+            "POST", f"/registrations/{registration_id}/documents", content=data,
+            headers={"Content-Type": content_type},
+            params={"filename": name, "description": description}))
+
+    def download_document(self, registration_id: int, document_id: int) -> bytes:
+        return self._raw(f"/registrations/{registration_id}/documents/{document_id}")
+
+    def _registration_step(self, registration_id: int, step: str,
+                           body: dict[str, Any] | None = None) -> rights.RegistrationOut:
+        return self._send("POST", rights.RegistrationOut,
+                          f"/registrations/{registration_id}/{step}", body or {})
+
+    def submit_registration(self, registration_id: int) -> rights.RegistrationOut:
+        return self._registration_step(registration_id, "submit")
+
+    def withdraw_registration(self, registration_id: int) -> rights.RegistrationOut:
+        return self._registration_step(registration_id, "withdraw")
+
+    def review_registration(self, registration_id: int, decision: str,
+                            note: str | None = None) -> rights.RegistrationOut:
+        """Operator: "approve", "reject" or "request_changes"."""
+        return self._registration_step(registration_id, "review",
+                                       {"decision": decision, "note": note})
+
+    def issue_registration(self, registration_id: int) -> rights.RegistrationOut:
+        return self._registration_step(registration_id, "issue")
+
+    def refuse_registration(self, registration_id: int, note: str) -> rights.RegistrationOut:
+        return self._registration_step(registration_id, "refuse", {"note": note})
+
+    def file_objection(self, registration_id: int, reason: str) -> rights.ObjectionOut:
+        return self._send("POST", rights.ObjectionOut,
+                          f"/registrations/{registration_id}/objections", {"reason": reason})
+
+    def objections(self, registration_id: int) -> list[rights.ObjectionOut]:
+        return self._list(list[rights.ObjectionOut],
+                          f"/registrations/{registration_id}/objections")
+
+    def resolve_objection(self, objection_id: int, decision: str,
+                          note: str | None = None) -> rights.ObjectionOut:
+        """Operator: "upheld" or "dismissed"."""
+        return self._send("POST", rights.ObjectionOut, f"/objections/{objection_id}/resolve",
+                          {"decision": decision, "note": note})
+
+    def certificate(self, number: str) -> rights.CertificateOut:
+        return self._get(rights.CertificateOut, f"/certificates/{number}")
+
+    def certificates(self, *, limit: int | None = None,
+                     page_token: str | None = None) -> Page[rights.CertificateOut]:
+        return self._get(Page[rights.CertificateOut], "/certificates", limit=limit,
+                         page_token=page_token)
+
+    def certificate_file(self, number: str) -> rights.CertificateFile:
+        """The signed JSON that `shugu cert verify` checks offline."""
+        return self._get(rights.CertificateFile, f"/certificates/{number}/file")
+
+    def certificate_html(self, number: str) -> str:
+        return self._raw(f"/certificates/{number}.html").decode("utf-8")
+
+    def certificate_status(self, number: str) -> rights.PublicStatus:
+        """The public status (no token needed)."""
+        return self._get(rights.PublicStatus, f"/public/certificates/{number}")
+
+    def platform_key(self) -> rights.PlatformKeyOut:
+        return self._get(rights.PlatformKeyOut, "/public/platform-key")
+
+    def register_pledge(self, number: str, pledgee_org_id: int, amount_fen: int,
+                        term_end: datetime, *, term_start: datetime | None = None,
+                        note: str | None = None) -> rights.PledgeOut:
+        body = to_jsonable_python({"pledgee_org_id": pledgee_org_id, "amount_fen": amount_fen,
+                                   "term_start": term_start, "term_end": term_end,
+                                   "note": note})
+        return self._send("POST", rights.PledgeOut, f"/certificates/{number}/pledges", body)
+
+    def pledges(self, *, certificate: str | None = None) -> list[rights.PledgeOut]:
+        return self._list(list[rights.PledgeOut], "/pledges", certificate=certificate)
+
+    def pledge(self, pledge_id: int) -> rights.PledgeOut:
+        return self._get(rights.PledgeOut, f"/pledges/{pledge_id}")
+
+    def release_pledge(self, pledge_id: int, note: str | None = None) -> rights.PledgeOut:
+        return self._send("POST", rights.PledgeOut, f"/pledges/{pledge_id}/release",
+                          {"note": note})
+
+    def enforce_pledge(self, pledge_id: int, note: str | None = None) -> rights.PledgeOut:
+        return self._send("POST", rights.PledgeOut, f"/pledges/{pledge_id}/enforce",
+                          {"note": note})
+
+    def _raw(self, path: str, **params: Any) -> bytes:
+        """A non-JSON answer (a file, CSV, HTML) as bytes."""
+        response = self._http.get(path, params={k: v for k, v in params.items()
+                                                if v is not None})
+        _check(response)
+        return response.content
 
 
 def _check(response: httpx.Response) -> None:

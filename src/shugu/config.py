@@ -36,6 +36,12 @@ class Settings(BaseSettings):
         default=1000, ge=0, le=10_000,
         description="platform's share of a trade in basis points, unless its listing sets one",
     )
+    public_notice_seconds: int = Field(
+        default=5 * 86400, ge=0, description="length of a registration's public notice (公示)"
+    )
+    certificate_validity_days: int = Field(
+        default=3 * 365, ge=1, description="validity of a registration certificate"
+    )
 
     def resolved_data_dir(self) -> Path:
         return self.data_dir.expanduser().resolve()

@@ -8,25 +8,41 @@ from shugu.entitlements.models import Entitlement
 from shugu.identity.models import ApiToken, Organization, User
 from shugu.ledger.models import LedgerEvent, LedgerHead, LedgerNode, TreeHead
 from shugu.metering.models import UsageRecord
+from shugu.rights.models import (
+    Certificate,
+    Fingerprint,
+    Licence,
+    Objection,
+    Pledge,
+    ProofDocument,
+    Registration,
+)
 
 __all__ = [
     "Agreement",
     "ApiToken",
     "Base",
+    "Certificate",
     "DataTable",
     "Entitlement",
+    "Fingerprint",
     "Ingest",
     "Invoice",
     "InvoiceLine",
     "LedgerEvent",
     "LedgerHead",
     "LedgerNode",
+    "Licence",
     "Negotiation",
     "NegotiationStep",
+    "Objection",
     "Offer",
     "Organization",
+    "Pledge",
     "Product",
     "ProductTag",
+    "ProofDocument",
+    "Registration",
     "Revision",
     "SearchTerm",
     "Settlement",
