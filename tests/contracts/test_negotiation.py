@@ -276,3 +276,40 @@ def test_lists_are_paged(provider: Client, consumer: Client, product: str) -> No
     assert [n.id for n in first.items] == ids[:2] and first.next_page_token
     rest = consumer.list_negotiations(limit=2, page_token=first.next_page_token)
     assert [n.id for n in rest.items] == ids[2:] and rest.next_page_token is None
+
+
+def test_concurrent_messages_move_the_state_once(provider: Client, consumer: Client,
+                                                 product: str, exchange: Exchange) -> None:
+    import threading
+
+    from shugu.client import ShuguAPIError
+
+    oid = offer(provider, approval="manual")
+    nid = _at("VERIFIED", provider, consumer, oid)
+    outcomes: list[str] = []
+    start = threading.Barrier(8)
+
+    def go(i: int) -> None:
+        start.wait()
+        try:
+            if i % 2:
+                provider.finalize(nid)
+            else:
+                consumer.terminate_negotiation(nid, "race")
+            outcomes.append("ok")
+        except ShuguAPIError as exc:
+            outcomes.append(exc.code)
+
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["illegal_transition"] * 7 + ["ok"]
+    final = consumer.get_negotiation(nid)
+    assert final.state in ("FINALIZED", "TERMINATED")
+    assert [s.message for s in final.steps][-1] in ("finalize", "terminate")
+    assert len(final.steps) == 4
+    with exchange.read() as s:
+        agreements = s.scalars(select(Agreement)).all()
+    assert len(agreements) == (1 if final.state == "FINALIZED" else 0)
