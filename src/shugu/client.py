@@ -459,14 +459,15 @@ class Client:
                      note: str | None = None) -> contracts.NegotiationOut:
         return self._negotiation_message(negotiation_id, "accept", note)
 
-    def agree(self, negotiation_id: int, *, note: str | None = None) -> contracts.NegotiationOut:
+    def agree_negotiation(self, negotiation_id: int, *,
+                          note: str | None = None) -> contracts.NegotiationOut:
         return self._negotiation_message(negotiation_id, "agree", note)
 
-    def verify(self, negotiation_id: int, *,
+    def verify_negotiation(self, negotiation_id: int, *,
                note: str | None = None) -> contracts.NegotiationOut:
         return self._negotiation_message(negotiation_id, "verify", note)
 
-    def finalize(self, negotiation_id: int, *,
+    def finalize_negotiation(self, negotiation_id: int, *,
                  note: str | None = None) -> contracts.NegotiationOut:
         return self._negotiation_message(negotiation_id, "finalize", note)
 

@@ -66,3 +66,11 @@ def test_api_refuses_floats_for_money(provider: Client, product: str) -> None:
                                policy=make_policy())
     assert (ok.price_fen, ok.price_yuan) == (123456, "1234.56")
     assert provider.list_offers(SLUG)[0].price_fen == 123456
+
+
+def test_money_columns_are_integers() -> None:
+    from sqlalchemy import BigInteger
+
+    from shugu.contracts.models import Agreement, Offer
+    for column in (Offer.__table__.c.price_fen, Agreement.__table__.c.price_fen):
+        assert isinstance(column.type, BigInteger)

@@ -57,9 +57,9 @@ def test_manual_offer_waits_for_the_provider(provider: Client, consumer: Client,
     assert (e.status, e.code) == (400, "purpose_text_required")
     n = consumer.request_offer(oid, "credit_risk", purpose_text=WHY)
     assert n.state == "REQUESTED" and n.agreement_id is None
-    assert provider.agree(n.id).state == "AGREED"
-    assert consumer.verify(n.id).state == "VERIFIED"
-    done = provider.finalize(n.id, note="同意")
+    assert provider.agree_negotiation(n.id).state == "AGREED"
+    assert consumer.verify_negotiation(n.id).state == "VERIFIED"
+    done = provider.finalize_negotiation(n.id, note="同意")
     assert done.state == "FINALIZED" and done.agreement_id is not None
     assert trail(done) == [("request", None, "REQUESTED", "consumer"),
                            ("agree", "REQUESTED", "AGREED", "provider"),
@@ -85,9 +85,9 @@ def test_counter_offers_from_both_sides(provider: Client, consumer: Client,
     assert n.state == "OFFERED"
     n = consumer.accept_offer(n.id)
     assert n.state == "ACCEPTED"
-    n = provider.agree(n.id)
-    n = consumer.verify(n.id)
-    n = provider.finalize(n.id)
+    n = provider.agree_negotiation(n.id)
+    n = consumer.verify_negotiation(n.id)
+    n = provider.finalize_negotiation(n.id)
     a = consumer.get_agreement(n.agreement_id)  # type: ignore[arg-type]
     assert (a.plan, a.period, a.price_fen) == ("subscription", "year", 350_00)
     assert a.terms["quotas"] == {"rows": 1000} and a.valid_until is not None
@@ -141,9 +141,10 @@ def _at(state: str, provider: Client, consumer: Client, oid: int) -> int:
         "OFFERED": [lambda i: provider.counter_offer(i, {"price_fen": 1})],
         "ACCEPTED": [lambda i: provider.counter_offer(i, {"price_fen": 1}),
                      consumer.accept_offer],
-        "AGREED": [provider.agree],
-        "VERIFIED": [provider.agree, consumer.verify],
-        "FINALIZED": [provider.agree, consumer.verify, provider.finalize],
+        "AGREED": [provider.agree_negotiation],
+        "VERIFIED": [provider.agree_negotiation, consumer.verify_negotiation],
+        "FINALIZED": [provider.agree_negotiation, consumer.verify_negotiation,
+                      provider.finalize_negotiation],
         "TERMINATED": [lambda i: consumer.terminate_negotiation(i, "不再需要")],
     }
     for step in path[state]:
@@ -181,7 +182,7 @@ def _send(c: Client, message: str, nid: int) -> object:
         return getattr(c, f"counter_{message}")(nid, {"price_fen": 2})
     if message == "terminate":
         return c.terminate_negotiation(nid, "x")
-    return getattr(c, {"accept": "accept_offer"}.get(message, message))(nid)
+    return getattr(c, {"accept": "accept_offer"}.get(message, f"{message}_negotiation"))(nid)
 
 
 def test_illegal_transitions_are_refused(provider: Client, consumer: Client,
@@ -232,7 +233,7 @@ def test_withdrawn_offer_and_refusals_before_a_negotiation(
     oid = offer(provider, approval="manual")
     waiting = _at("VERIFIED", provider, consumer, oid)
     provider.withdraw_offer(oid)
-    assert api_error(lambda: provider.finalize(waiting)).code == "offer_withdrawn"
+    assert api_error(lambda: provider.finalize_negotiation(waiting)).code == "offer_withdrawn"
     assert api_error(lambda: consumer.request_offer(oid, "credit_risk", purpose_text=WHY)
                      ).code == "offer_withdrawn"
     assert consumer.get_negotiation(waiting).state == "VERIFIED"
@@ -259,8 +260,9 @@ def test_other_organisations_get_nothing(provider: Client, consumer: Client, org
     for call in (lambda: stranger.get_negotiation(nid),
                  lambda: stranger.counter_offer(nid, {"price_fen": 1}),
                  lambda: stranger.counter_request(nid, {"price_fen": 1}),
-                 lambda: stranger.accept_offer(nid), lambda: stranger.agree(nid),
-                 lambda: stranger.verify(nid), lambda: stranger.finalize(nid),
+                 lambda: stranger.accept_offer(nid), lambda: stranger.agree_negotiation(nid),
+                 lambda: stranger.verify_negotiation(nid),
+                 lambda: stranger.finalize_negotiation(nid),
                  lambda: stranger.terminate_negotiation(nid, "x")):
         e = api_error(call)
         assert (e.status, e.code) == (404, "negotiation_not_found")
@@ -293,7 +295,7 @@ def test_concurrent_messages_move_the_state_once(provider: Client, consumer: Cli
         start.wait()
         try:
             if i % 2:
-                provider.finalize(nid)
+                provider.finalize_negotiation(nid)
             else:
                 consumer.terminate_negotiation(nid, "race")
             outcomes.append("ok")

@@ -232,9 +232,9 @@ def register(app: typer.Typer) -> None:
         negotiation.command(name)(command)
 
     _message("accept", "accept_offer", "Consumer: accept the provider's offer.")
-    _message("agree", "agree", "Provider: agree to the terms on the table.")
-    _message("verify", "verify", "Consumer: verify the agreement.")
-    _message("finalize", "finalize", "Provider: finalize; concludes the agreement.")
+    _message("agree", "agree_negotiation", "Provider: agree to the terms on the table.")
+    _message("verify", "verify_negotiation", "Consumer: verify the agreement.")
+    _message("finalize", "finalize_negotiation", "Provider: finalize; concludes the agreement.")
 
     @negotiation.command("terminate")
     def negotiation_terminate(negotiation_id: int,
