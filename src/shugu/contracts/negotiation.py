@@ -24,7 +24,7 @@ from shugu.contracts import agreements, offers, permissions, policy, schemas
 from shugu.contracts.models import FINAL_STATES, STATES, Negotiation, NegotiationStep, Offer
 from shugu.db import utcnow
 from shugu.errors import Conflict, Forbidden, InvalidInput
-from shugu.identity.principal import Principal
+from shugu.identity.principal import SYSTEM_ACTOR, Principal
 from shugu.jsoncanon import dumps
 from shugu.ledger import service as ledger
 from shugu.pagination import Page, check_limit, decode_token, next_token
@@ -157,10 +157,10 @@ def request(session: Session, principal: Principal,
     session.flush()
     _move(session, n, "request", "consumer", principal.actor, terms=terms, new=True)
     if offer.approval == "instant" and dumps(terms) == dumps(standing):
-        _move(session, n, "agree", "system", "system",
+        _move(session, n, "agree", "system", SYSTEM_ACTOR,
               note="instant offer: agreed on the provider's behalf")
         _move(session, n, "verify", "consumer", principal.actor)
-        _finalize(session, n, "system", "system")
+        _finalize(session, n, "system", SYSTEM_ACTOR)
     return n
 
 
