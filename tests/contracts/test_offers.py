@@ -116,8 +116,8 @@ def test_evaluate_shows_every_rule(provider: Client, consumer: Client, orgs: Org
     d = consumer.evaluate_offer(oid, purpose="credit_risk", mode="share")
     assert d.allowed
     assert [(r.rule, r.outcome) for r in d.rules] == [
-        ("permission[0].constraint[2]", "permit"), ("permission[0].constraint[1]", "permit"),
-        ("permission[0].constraint[0]", "permit"), ("prohibition[0]", "notice")]
+        ("permission[0].constraint[0]", "permit"), ("permission[0].constraint[1]", "permit"),
+        ("permission[0].constraint[2]", "permit"), ("prohibition[0]", "notice")]
     assert not consumer.evaluate_offer(oid, purpose="credit_risk", mode="sandbox").allowed
     broker = orgs.new(["broker"])
     d = broker.evaluate_offer(oid, purpose="credit_risk")

@@ -423,4 +423,11 @@ def evaluate(raw: Any, ctx: Context) -> Decision:
             add(path, None, f"prohibited_{action}",
                 "you may not " + ("redistribute the data to others" if action == "distribute"
                                   else "resell the data"))
+    out.sort(key=_document_order)
     return Decision(allowed=not any(r.outcome == "deny" for r in out), rules=out)
+
+
+def _document_order(r: RuleResult) -> tuple[int, int]:
+    """Rules in the order the policy states them: constraints, duties, prohibitions."""
+    section = 0 if ".constraint[" in r.rule else 1 if ".duty[" in r.rule else 2
+    return section, int(r.rule.rsplit("[", 1)[1].rstrip("]"))
