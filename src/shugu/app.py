@@ -56,6 +56,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(exchange: Exchange) -> FastAPI:
     from shugu.billing.routes import router as billing_router
     from shugu.catalog.routes import router as catalog_router
+    from shugu.contracts.routes import router as contracts_router
     from shugu.entitlements.routes import router as entitlements_router
     from shugu.identity.routes import router as identity_router
     from shugu.ledger.routes import router as ledger_router
@@ -86,6 +87,7 @@ def create_app(exchange: Exchange) -> FastAPI:
     api.include_router(metering_router)
     api.include_router(billing_router)
     api.include_router(rights_router)
+    api.include_router(contracts_router)
     app.include_router(api)
     app.include_router(sharing_router)
     return app

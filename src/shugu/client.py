@@ -17,6 +17,7 @@ from pydantic_core import to_jsonable_python
 
 from shugu.billing import schemas as billing
 from shugu.catalog import schemas as catalog
+from shugu.contracts import schemas as contracts
 from shugu.entitlements import schemas as entitlements
 from shugu.identity import schemas as identity
 from shugu.ledger import schemas as ledger
@@ -583,6 +584,110 @@ class Client:
                                                 if v is not None})
         _check(response)
         return response.content
+
+    # -- contracts: offers, negotiations, agreements ------------------------------------
+
+    def create_offer(
+        self, product: str, title: str, *, plan: str, price_fen: int, policy: dict[str, Any],
+        period: str | None = None, description: str | None = None,
+        visibility: str = "public", private_org_id: int | None = None,
+        approval: str = "instant",
+    ) -> contracts.OfferOut:
+        """As a provider, put a price plan (integer fen) and a usage policy on a product."""
+        body = {"title": title, "description": description, "plan": plan, "period": period,
+                "price_fen": price_fen, "visibility": visibility,
+                "private_org_id": private_org_id, "approval": approval, "policy": policy}
+        return self._send("POST", contracts.OfferOut, f"/products/{product}/offers", body)
+
+    def list_offers(self, product: str) -> list[contracts.OfferOut]:
+        return self._list(list[contracts.OfferOut], f"/products/{product}/offers")
+
+    def get_offer(self, offer_id: int) -> contracts.OfferOut:
+        return self._get(contracts.OfferOut, f"/offers/{offer_id}")
+
+    def withdraw_offer(self, offer_id: int) -> contracts.OfferOut:
+        return self._send("POST", contracts.OfferOut, f"/offers/{offer_id}/withdraw", {})
+
+    def evaluate_offer(self, offer_id: int, *, purpose: str | None = None,
+                       mode: str | None = None) -> contracts.Decision:
+        """Which of the offer's rules would allow or deny your organisation, and why."""
+        return self._send("POST", contracts.Decision, f"/offers/{offer_id}/evaluate",
+                          {"purpose": purpose, "mode": mode})
+
+    def request_offer(self, offer_id: int, purpose: str, *, purpose_text: str | None = None,
+                      terms: dict[str, Any] | None = None) -> contracts.NegotiationOut:
+        """As a consumer, start a negotiation; `terms` (plan, period, price_fen, policy)
+        makes it a counter-proposal. An instant offer taken as is comes back FINALIZED."""
+        body: dict[str, Any] = {"offer_id": offer_id, "purpose": purpose,
+                                "purpose_text": purpose_text}
+        if terms is not None:
+            body["terms"] = terms
+        return self._send("POST", contracts.NegotiationOut, "/negotiations", body)
+
+    def counter_offer(self, negotiation_id: int, terms: dict[str, Any], *,
+                      note: str | None = None) -> contracts.NegotiationOut:
+        """Provider: counter-offer (REQUESTED -> OFFERED)."""
+        return self._send("POST", contracts.NegotiationOut,
+                          f"/negotiations/{negotiation_id}/offer", {"terms": terms, "note": note})
+
+    def counter_request(self, negotiation_id: int, terms: dict[str, Any], *,
+                        note: str | None = None) -> contracts.NegotiationOut:
+        """Consumer: counter-request (OFFERED -> REQUESTED)."""
+        return self._send("POST", contracts.NegotiationOut,
+                          f"/negotiations/{negotiation_id}/request",
+                          {"terms": terms, "note": note})
+
+    def _negotiation_message(self, negotiation_id: int, message: str,
+                             note: str | None) -> contracts.NegotiationOut:
+        return self._send("POST", contracts.NegotiationOut,
+                          f"/negotiations/{negotiation_id}/{message}", {"note": note})
+
+    def accept_offer(self, negotiation_id: int, *,
+                     note: str | None = None) -> contracts.NegotiationOut:
+        return self._negotiation_message(negotiation_id, "accept", note)
+
+    def agree_negotiation(self, negotiation_id: int, *,
+                          note: str | None = None) -> contracts.NegotiationOut:
+        return self._negotiation_message(negotiation_id, "agree", note)
+
+    def verify_negotiation(self, negotiation_id: int, *,
+               note: str | None = None) -> contracts.NegotiationOut:
+        return self._negotiation_message(negotiation_id, "verify", note)
+
+    def finalize_negotiation(self, negotiation_id: int, *,
+                 note: str | None = None) -> contracts.NegotiationOut:
+        return self._negotiation_message(negotiation_id, "finalize", note)
+
+    def terminate_negotiation(self, negotiation_id: int,
+                              reason: str) -> contracts.NegotiationOut:
+        return self._send("POST", contracts.NegotiationOut,
+                          f"/negotiations/{negotiation_id}/terminate", {"reason": reason})
+
+    def list_negotiations(
+        self, *, role: str = "consumer", state: str | None = None, limit: int | None = None,
+        page_token: str | None = None,
+    ) -> Page[contracts.NegotiationOut]:
+        return self._get(Page[contracts.NegotiationOut], "/negotiations", role=role,
+                         state=state, limit=limit, page_token=page_token)
+
+    def get_negotiation(self, negotiation_id: int) -> contracts.NegotiationOut:
+        return self._get(contracts.NegotiationOut, f"/negotiations/{negotiation_id}")
+
+    def list_agreements(self, *, role: str = "consumer", limit: int | None = None,
+                        page_token: str | None = None) -> Page[contracts.AgreementOut]:
+        return self._get(Page[contracts.AgreementOut], "/agreements", role=role, limit=limit,
+                         page_token=page_token)
+
+    def get_agreement(self, agreement_id: int) -> contracts.AgreementOut:
+        return self._get(contracts.AgreementOut, f"/agreements/{agreement_id}")
+
+    def terminate_agreement(self, agreement_id: int, reason: str) -> contracts.AgreementOut:
+        return self._send("POST", contracts.AgreementOut,
+                          f"/agreements/{agreement_id}/terminate", {"reason": reason})
+
+    def confirm_deletion(self, agreement_id: int) -> contracts.AgreementOut:
+        return self._send("POST", contracts.AgreementOut,
+                          f"/agreements/{agreement_id}/confirm-deletion", {})
 
 
 def _check(response: httpx.Response) -> None:

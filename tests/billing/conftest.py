@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -11,14 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shugu.catalog.permissions import find_product
 from shugu.client import Client
-from shugu.contracts.models import Agreement, Negotiation, Offer
+from shugu.contracts.models import Agreement
 from shugu.db import utcnow
-from shugu.entitlements import schemas as ent_schemas
-from shugu.entitlements import service as entitlements
-from shugu.jsoncanon import canonical_bytes
-from shugu.ledger import service as ledger
+from shugu.entitlements.models import Entitlement
 from shugu.runtime import Exchange
 from tests.conftest import LiveServer
 from tests.sharing.conftest import ingest, source
@@ -44,46 +39,23 @@ class Market:
     def agree(self, plan: str, price_fen: int, *, period: str | None = None,
               valid_from: datetime | None = None, valid_until: datetime | None = None,
               consumer: Client | None = None) -> Deal:
-        """An agreement concluded on the product (its terms frozen, hashed and on the
-        ledger) with the entitlement it creates."""
+        """An agreement concluded through the real negotiation (an instant offer taken as
+        is), with the entitlement it creates."""
         buyer = consumer or self.consumer
-        with self.exchange.transaction() as s:
-            product = find_product(s, SLUG)
-            start = valid_from or utcnow()
-            offer = Offer(product_id=product.id, provider_org_id=product.provider_org_id,
-                          title=plan, plan=plan, period=period, price_fen=price_fen,
-                          visibility="public", approval="instant", policy={}, status="active",
-                          created_at=utcnow())
-            s.add(offer)
-            s.flush()
-            neg = Negotiation(offer_id=offer.id, product_id=product.id,
-                              provider_org_id=product.provider_org_id,
-                              consumer_org_id=buyer.org_id,  # type: ignore[attr-defined]
-                              state="FINALIZED", purpose="credit_risk", terms={},
-                              proposed_by="consumer", created_at=utcnow(), updated_at=utcnow())
-            s.add(neg)
-            s.flush()
-            terms = {"plan": plan, "period": period, "price_fen": price_fen, "offer": offer.id}
-            digest = hashlib.sha256(canonical_bytes(terms)).hexdigest()
-            a = Agreement(number="", negotiation_id=neg.id, offer_id=offer.id,
-                          product_id=product.id, provider_org_id=product.provider_org_id,
-                          consumer_org_id=neg.consumer_org_id, plan=plan, period=period,
-                          price_fen=price_fen, terms=terms, terms_hash=digest,
-                          valid_from=start, valid_until=valid_until, status="active",
-                          created_at=start)
-            s.add(a)
-            s.flush()
-            a.number = f"SG-AGR-TEST-{a.id:06d}"
-            e = entitlements.create(s, actor="test", consumer_org_id=neg.consumer_org_id,
-                                    product=product, modes=["share", "sandbox"],
-                                    valid_from=start, valid_until=valid_until,
-                                    quotas=ent_schemas.Quotas(), source="agreement",
-                                    agreement_id=a.id)
-            a.entitlement_id = e.id
-            ledger.append(s, actor="test", action="agreement.concluded",
-                          subject=f"agreement:{a.id}",
-                          payload={"number": a.number, "terms_hash": digest})
-            return Deal(a.id, a.number, e.id)
+        policy = {"@context": "http://www.w3.org/ns/odrl.jsonld", "@type": "Offer",
+                  "permission": [{"action": "use", "constraint": [
+                      {"leftOperand": "deliveryMode", "operator": "isAnyOf",
+                       "rightOperand": ["share", "sandbox"]}]}]}
+        offer = self.provider.create_offer(SLUG, plan, plan=plan, price_fen=price_fen,
+                                           period=period, policy=policy)
+        negotiation = buyer.request_offer(offer.id, "credit_risk")
+        assert negotiation.state == "FINALIZED" and negotiation.agreement_id is not None
+        if valid_from is not None:
+            backdate(self.exchange, negotiation.agreement_id, valid_from, valid_until)
+        with self.exchange.read() as s:
+            a = s.get(Agreement, negotiation.agreement_id)
+            assert a is not None and a.entitlement_id is not None
+            return Deal(a.id, a.number, a.entitlement_id)
 
     def query(self, profile_token: str, n: int = 1) -> None:
         """n Delta Sharing /query calls as the consumer, over real HTTP."""
@@ -100,6 +72,20 @@ def market(exchange: Exchange, server: LiveServer, provider: Client, consumer: C
     provider.create_table(SLUG, "use")
     ingest(provider, SLUG, "use", source(0, 2500))
     return Market(exchange, server, provider, consumer, operator)
+
+
+def backdate(exchange: Exchange, agreement_id: int, valid_from: datetime,
+             valid_until: datetime | None) -> None:
+    """Test setup only: move an agreement (and its entitlement) into the past, as if it had
+    been concluded at `valid_from`, so billing sees the periods that have passed since."""
+    with exchange.transaction() as s:
+        a = s.get(Agreement, agreement_id)
+        assert a is not None
+        a.valid_from = a.created_at = valid_from
+        a.valid_until = valid_until
+        e = s.get(Entitlement, a.entitlement_id)
+        assert e is not None
+        e.valid_from, e.valid_until = valid_from, valid_until
 
 
 def profile_token(client: Client, tmp_path: Path) -> str:

@@ -94,11 +94,17 @@ def revoke(session: Session, principal: Principal, entitlement_id: int,
     if principal.org_id != product.provider_org_id and not principal.is_operator:
         raise Forbidden("only the product's provider may revoke this entitlement",
                         code="not_product_owner")
+    return end(session, e, actor=principal.actor, reason=reason)
+
+
+def end(session: Session, e: Entitlement, *, actor: str, reason: str) -> Entitlement:
+    """Revoke without an authorisation check: for callers that made their own (a party
+    terminating the agreement that created the entitlement)."""
     if e.revoked_at is not None:
         raise Conflict(f"entitlement {e.id} is already revoked", code="entitlement_revoked")
     e.revoked_at = utcnow()
     e.revoke_reason = reason
-    ledger.append(session, actor=principal.actor, action="entitlement.revoked",
+    ledger.append(session, actor=actor, action="entitlement.revoked",
                   subject=f"entitlement:{e.id}", payload={"id": e.id, "reason": reason})
     return e
 
