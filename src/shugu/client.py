@@ -20,6 +20,7 @@ from shugu.identity import schemas as identity
 from shugu.ledger import schemas as ledger
 from shugu.metering.schemas import UsageOut
 from shugu.pagination import Page
+from shugu.review import schemas as review
 
 M = TypeVar("M", bound=BaseModel)
 CHUNK = 1024 * 1024
@@ -396,6 +397,38 @@ class Client:
     def consistency_proof(self, first: int, second: int) -> ledger.ConsistencyProof:
         return self._get(ledger.ConsistencyProof, "/ledger/consistency", first=first, second=second)
 
+
+    # -- listing review -------------------------------------------------------------------
+
+    def submit_listing(self, slug: str) -> review.ListingOut:
+        """As the provider, submit a product for listing; the scan and quality report run on
+        the server before this returns."""
+        return self._send("POST", review.ListingOut, f"/products/{slug}/listing", {})
+
+    def get_listing(self, slug: str) -> review.ListingOut:
+        return self._get(review.ListingOut, f"/products/{slug}/listing")
+
+    def listing_queue(self, *, status: str = "in_review", limit: int | None = None,
+                      page_token: str | None = None) -> Page[review.ListingOut]:
+        return self._get(Page[review.ListingOut], "/listings", status=status, limit=limit,
+                         page_token=page_token)
+
+    def approve_listing(self, listing_id: int, *, provider_bp: int = 9000,
+                        platform_bp: int = 1000, broker_org_id: int | None = None,
+                        broker_bp: int = 0, note: str | None = None) -> review.ListingOut:
+        body = {"split": {"provider_bp": provider_bp, "platform_bp": platform_bp,
+                          "broker_org_id": broker_org_id, "broker_bp": broker_bp},
+                "note": note}
+        return self._send("POST", review.ListingOut, f"/listings/{listing_id}/approve", body)
+
+    def reject_listing(self, listing_id: int, reasons: list[str], *,
+                       note: str | None = None) -> review.ListingOut:
+        return self._send("POST", review.ListingOut, f"/listings/{listing_id}/reject",
+                          {"reasons": reasons, "note": note})
+
+    def delist(self, slug: str, reason: str) -> review.ListingOut:
+        return self._send("POST", review.ListingOut, f"/products/{slug}/delist",
+                          {"reason": reason})
 
 def _chunks_of_bytes(data: bytes, progress: Callable[[int], None] | None) -> Iterator[bytes]:
     for start in range(0, len(data), CHUNK):

@@ -7,6 +7,7 @@ from shugu.entitlements.models import Entitlement
 from shugu.identity.models import ApiToken, Organization, User
 from shugu.ledger.models import LedgerEvent, LedgerHead, LedgerNode, TreeHead
 from shugu.metering.models import UsageRecord
+from shugu.review.models import Listing
 
 __all__ = [
     "Agreement",
@@ -18,6 +19,7 @@ __all__ = [
     "LedgerEvent",
     "LedgerHead",
     "LedgerNode",
+    "Listing",
     "Negotiation",
     "NegotiationStep",
     "Offer",
