@@ -208,3 +208,13 @@ def test_the_scan_opens_only_the_given_files(tmp_path: Path) -> None:
     sneaky = Relation(f"(SELECT * FROM read_parquet(['{allowed}', '{other}']))", [str(allowed)])
     with pytest.raises(Exception, match=r"Permission|disabled"):
         scan_relation(sneaky)
+
+
+def test_progress_is_reported_and_ends_at_100(tmp_path: Path) -> None:
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"phone": ["13812345678"] * 1000}), path)
+    seen: list[float] = []
+    report = scan_relation(Relation(f"read_parquet('{path}')", [str(path)]),
+                           progress=seen.append)
+    assert seen and seen[-1] == 100.0 and all(0 <= p <= 100 for p in seen)
+    assert found(report["columns"], "phone", "mobile")["matches"] == 1000
