@@ -62,7 +62,7 @@ def table_dir(rows: int) -> Path:
     shutil.rmtree(path, ignore_errors=True)
     print(f"generating {rows:,} rows into {path} (once) …", flush=True)
     con = duckdb.connect()
-    reader = con.execute(GENERATE.format(rows=rows, id_card=_id_card("i"))) \
+    reader = con.sql(GENERATE.format(rows=rows, id_card=_id_card("i"))) \
         .to_arrow_reader(256 * 1024)
     write_deltalake(str(path), reader)
     return path
