@@ -180,3 +180,16 @@ def provider(orgs: Orgs) -> Client:
 @pytest.fixture
 def consumer(orgs: Orgs) -> Client:
     return orgs.new(["consumer"], "杭州银行")
+
+
+def list_product(provider: Client, operator: Client, slug: str,
+                 data: bytes | None = b"region,value\n1,2\n", table: str = "data") -> None:
+    """Take a product through listing review with the real API (submit, operator approves),
+    so that other organisations see it. A product without data gets a small table first."""
+    product = provider.get_product(slug)
+    if data is not None and not any(t.current_version is not None for t in product.tables):
+        if table not in {t.name for t in product.tables}:
+            provider.create_table(slug, table)
+        provider.ingest(slug, table, data, format="csv")
+    listing = provider.submit_listing(slug)
+    operator.approve_listing(listing.id)

@@ -61,6 +61,7 @@ def create_app(exchange: Exchange) -> FastAPI:
     from shugu.identity.routes import router as identity_router
     from shugu.ledger.routes import router as ledger_router
     from shugu.metering.routes import router as metering_router
+    from shugu.review.routes import router as review_router
     from shugu.rights.routes import router as rights_router
     from shugu.sharing.routes import router as sharing_router
 
@@ -88,6 +89,7 @@ def create_app(exchange: Exchange) -> FastAPI:
     api.include_router(billing_router)
     api.include_router(rights_router)
     api.include_router(contracts_router)
+    api.include_router(review_router)
     app.include_router(api)
     app.include_router(sharing_router)
     return app

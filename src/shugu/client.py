@@ -23,6 +23,7 @@ from shugu.identity import schemas as identity
 from shugu.ledger import schemas as ledger
 from shugu.metering.schemas import UsageOut
 from shugu.pagination import Page
+from shugu.review import schemas as review
 from shugu.rights import schemas as rights
 
 M = TypeVar("M", bound=BaseModel)
@@ -688,6 +689,39 @@ class Client:
     def confirm_deletion(self, agreement_id: int) -> contracts.AgreementOut:
         return self._send("POST", contracts.AgreementOut,
                           f"/agreements/{agreement_id}/confirm-deletion", {})
+
+    # -- listing review -------------------------------------------------------------------
+
+    def submit_listing(self, slug: str) -> review.ListingOut:
+        """As the provider, submit a product for listing; the scan and quality report run on
+        the server before this returns."""
+        return self._send("POST", review.ListingOut, f"/products/{slug}/listing", {})
+
+    def get_listing(self, slug: str) -> review.ListingOut:
+        return self._get(review.ListingOut, f"/products/{slug}/listing")
+
+    def listing_queue(self, *, status: str = "in_review", limit: int | None = None,
+                      page_token: str | None = None) -> Page[review.ListingOut]:
+        return self._get(Page[review.ListingOut], "/listings", status=status, limit=limit,
+                         page_token=page_token)
+
+    def approve_listing(self, listing_id: int, *, provider_bp: int = 9000,
+                        platform_bp: int = 1000, broker_org_id: int | None = None,
+                        broker_bp: int = 0, note: str | None = None) -> review.ListingOut:
+        body = {"split": {"provider_bp": provider_bp, "platform_bp": platform_bp,
+                          "broker_org_id": broker_org_id, "broker_bp": broker_bp},
+                "note": note}
+        return self._send("POST", review.ListingOut, f"/listings/{listing_id}/approve", body)
+
+    def reject_listing(self, listing_id: int, reasons: list[str], *,
+                       note: str | None = None) -> review.ListingOut:
+        return self._send("POST", review.ListingOut, f"/listings/{listing_id}/reject",
+                          {"reasons": reasons, "note": note})
+
+    def delist(self, slug: str, reason: str) -> review.ListingOut:
+        return self._send("POST", review.ListingOut, f"/products/{slug}/delist",
+                          {"reason": reason})
+
 
 
 def _check(response: httpx.Response) -> None:

@@ -8,6 +8,7 @@ from shugu.entitlements.models import Entitlement
 from shugu.identity.models import ApiToken, Organization, User
 from shugu.ledger.models import LedgerEvent, LedgerHead, LedgerNode, TreeHead
 from shugu.metering.models import UsageRecord
+from shugu.review.models import Listing
 from shugu.rights.models import (
     Certificate,
     Fingerprint,
@@ -33,6 +34,7 @@ __all__ = [
     "LedgerHead",
     "LedgerNode",
     "Licence",
+    "Listing",
     "Negotiation",
     "NegotiationStep",
     "Objection",

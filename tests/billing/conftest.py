@@ -15,7 +15,7 @@ from shugu.contracts.models import Agreement
 from shugu.db import utcnow
 from shugu.entitlements.models import Entitlement
 from shugu.runtime import Exchange
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, list_product
 from tests.sharing.conftest import ingest, source
 
 SLUG = "power-use"
@@ -71,6 +71,7 @@ def market(exchange: Exchange, server: LiveServer, provider: Client, consumer: C
     provider.create_product(SLUG, "企业月度用电量")
     provider.create_table(SLUG, "use")
     ingest(provider, SLUG, "use", source(0, 2500))
+    list_product(provider, operator, SLUG)
     return Market(exchange, server, provider, consumer, operator)
 
 

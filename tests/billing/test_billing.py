@@ -256,3 +256,30 @@ def test_concurrent_billing_runs_never_bill_twice(market: Market, tmp_path: Path
     issued = [i for batch in results for i in batch]
     assert sorted(i.total_fen for i in issued) == [35, 100, 200, 300]
     assert len(market.operator.invoices(role="all").items) == 4
+
+
+def test_listing_split_with_a_broker(exchange: object, server: object, provider: Client,
+                                     consumer: Client, operator: Client, orgs: Orgs) -> None:
+    from tests.billing.conftest import SLUG, Market
+    from tests.sharing.conftest import ingest, source
+
+    broker = orgs.new(["broker"], "数据经纪商")
+    provider.create_product(SLUG, "企业月度用电量")
+    provider.create_table(SLUG, "use")
+    ingest(provider, SLUG, "use", source(0, 10))
+    listing = provider.submit_listing(SLUG)
+    operator.approve_listing(listing.id, provider_bp=8500, broker_bp=500, platform_bp=1000,
+                             broker_org_id=broker.org_id)  # type: ignore[attr-defined]
+    market = Market(exchange, server, provider, consumer, operator)  # type: ignore[arg-type]
+    market.agree("one_time", 99_999)
+    market.operator.run_billing(utcnow())
+    stl = market.operator.settle()
+    [line] = stl.lines
+    assert (line.provider_bp, line.broker_bp, line.platform_bp) == (8500, 500, 1000)
+    assert (line.provider_fen, line.broker_fen, line.platform_fen) == (85_001, 4_999, 9_999)
+    assert line.broker_org_id == broker.org_id  # type: ignore[attr-defined]
+    # The broker sees the trade it is paid for, and its voucher names it.
+    assert [i.total_fen for i in broker.invoices(role="provider").items] == [99_999]
+    voucher = broker.voucher(stl.vouchers[0])
+    assert voucher.content["broker"]["name"].startswith("数据经纪商")
+    assert voucher.content["split"]["broker_fen"] == 4_999

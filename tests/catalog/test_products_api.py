@@ -9,7 +9,7 @@ from shugu.catalog.models import Product
 from shugu.client import Client, ShuguAPIError
 from shugu.ledger.models import LedgerEvent
 from shugu.runtime import Exchange
-from tests.conftest import Orgs
+from tests.conftest import Orgs, list_product
 
 
 def api_error(call: object) -> ShuguAPIError:
@@ -25,10 +25,15 @@ def make(client: Client, slug: str = "power-use") -> None:
                           scenario="绿色信贷")
 
 
-def test_create_and_read_a_product(provider: Client, consumer: Client,
+def test_create_and_read_a_product(provider: Client, consumer: Client, operator: Client,
                                    exchange: Exchange) -> None:
     make(provider)
+    assert provider.get_product("power-use").status == "draft"
+    # A draft is the provider's own until it has been listed.
+    assert api_error(lambda: consumer.get_product("power-use")).code == "product_not_found"
+    list_product(provider, operator, "power-use")
     product = consumer.get_product("power-use")
+    assert product.status == "listed"
     assert product.title_zh == "企业月度用电量"
     assert product.tags == ["电力", "energy"]
     assert product.update_frequency == "monthly"
@@ -108,9 +113,13 @@ def test_revision_needs_data(provider: Client) -> None:
     assert api_error(lambda: provider.publish_revision("power-use", "r1")).code == "table_empty"
 
 
-def test_products_are_listed_with_pagination(provider: Client, consumer: Client) -> None:
+def test_products_are_listed_with_pagination(provider: Client, consumer: Client,
+                                             operator: Client) -> None:
     for i in range(5):
         make(provider, f"product-{i}")
+        list_product(provider, operator, f"product-{i}")
+    make(provider, "product-draft")  # not listed: the provider's own only
+    assert provider.list_products().total == 6
     page = consumer.list_products(limit=2)
     slugs = [p.slug for p in page.items]
     while page.next_page_token:
@@ -127,6 +136,7 @@ def _events(exchange: Exchange) -> int:
 
 
 def test_revisions_pin_table_versions_and_can_be_revoked(provider: Client, consumer: Client,
+                                                         operator: Client,
                                                          exchange: Exchange) -> None:
     make(provider)
     provider.create_table("power-use", "monthly")
@@ -149,7 +159,9 @@ def test_revisions_pin_table_versions_and_can_be_revoked(provider: Client, consu
     assert (e.status, e.code) == (409, "revision_revoked")
     assert api_error(lambda: provider.revoke_revision("power-use", 9, "x")).code == \
         "revision_not_found"
-    # Consumers read revisions; they cannot revoke them.
+    # Consumers read the revisions of listed products; they cannot revoke them.
+    assert api_error(lambda: consumer.list_revisions("power-use")).code == "product_not_found"
+    list_product(provider, operator, "power-use")
     assert [r.status for r in consumer.list_revisions("power-use")] == ["revoked", "published"]
     assert consumer.get_revision("power-use", 2).table_versions == {"monthly": 1}
     assert api_error(lambda: consumer.revoke_revision("power-use", 2, "x")).code == \

@@ -21,7 +21,7 @@ from shugu.identity.principal import Principal
 from shugu.identity.schemas import OrganizationIn
 from shugu.pagination import Page, encode_token
 from shugu.runtime import Exchange
-from tests.conftest import LiveServer, new_uscc
+from tests.conftest import LiveServer, list_product, new_uscc
 
 
 class Catalog:
@@ -47,8 +47,13 @@ class Catalog:
         return principal
 
     def add(self, who: Principal, slug: str, title_zh: str, **fields: Any) -> None:
+        """A listed product. These tests are about search, so the product is marked listed
+        directly; listing review itself (scan, decision) is tested in tests/review."""
         with self.exchange.transaction() as s:
-            products.create_product(s, who, ProductIn(slug=slug, title_zh=title_zh, **fields))
+            product = products.create_product(s, who,
+                                              ProductIn(slug=slug, title_zh=title_zh, **fields))
+            product.status = "listed"
+            search.index_product(s, product)
 
     def update(self, who: Principal, slug: str, **fields: Any) -> None:
         with self.exchange.transaction() as s:
@@ -299,10 +304,12 @@ def test_product_terms_weigh_fields() -> None:
     assert terms["季"] == search.DESCRIPTION  # …but for a lone character
 
 
-def test_consumers_search_over_http(provider: Client, consumer: Client,
+def test_consumers_search_over_http(provider: Client, consumer: Client, operator: Client,
                                     server: LiveServer) -> None:
     provider.create_product("power-use", "企业月度用电量", title_en="Monthly power use",
                             tags=["电力"], category="能源")
+    assert consumer.search("用电").items == []  # a draft is not in the catalog
+    list_product(provider, operator, "power-use")
     page = consumer.search("用电", category="能源", tag="电力",
                            provider_org_id=provider.org_id)  # type: ignore[attr-defined]
     assert [h.slug for h in page.items] == ["power-use"] and page.total == 1
@@ -355,7 +362,7 @@ def test_every_plan_gives_the_brute_force_answer(catalog: Catalog, exchange: Exc
         gone.status = "withdrawn"
         search.index_product(s, gone)
     with exchange.read() as s:
-        everything = list(s.scalars(select(Product).where(Product.status == "active")))
+        everything = list(s.scalars(select(Product).where(Product.status == "listed")))
         tags = {p.id: set(p.tags) for p in everything}
 
     def expected(q: str, provider: Principal | None, category: str | None,

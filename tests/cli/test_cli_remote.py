@@ -56,10 +56,53 @@ def test_provider_flow_through_the_cli(server: LiveServer, operator: Client,
     code, out = shugu(server, secret, "revision", "list", "power-use")
     assert code == 0 and len(json.loads(out)) == 1
     code, out = shugu(server, secret, "search", "用电")
+    assert code == 0 and json.loads(out) == []  # a draft is not in the catalog yet
+    code, out = shugu(server, secret, "listing", "submit", "power-use")
+    assert code == 0, out
+    submitted = json.loads(out)
+    assert submitted["status"] == "in_review" and submitted["risk_grade"] == "low"
+    code, out = shugu(server, operator.token, "listing", "queue")
+    assert code == 0 and [i["id"] for i in json.loads(out)] == [submitted["id"]]
+    code, out = shugu(server, operator.token, "listing", "approve", str(submitted["id"]),
+                      "--provider-bp", "9200", "--platform-bp", "800")
+    assert code == 0, out
+    assert json.loads(out)["split"]["provider_bp"] == 9200
+    code, out = shugu(server, secret, "search", "用电")
     assert code == 0, out
     assert [h["slug"] for h in json.loads(out)] == ["power-use"]
+    code, out = shugu(server, secret, "listing", "show", "power-use")
+    assert code == 0 and json.loads(out)["status"] == "listed"
     code, out = shugu(server, secret, "revision", "revoke", "power-use", "1", "--reason", "错误")
     assert code == 0 and json.loads(out)["status"] == "revoked"
+    code, out = shugu(server, secret, "listing", "delist", "power-use", "--reason", "更新")
+    assert code == 0 and json.loads(out)["product_status"] == "delisted"
+    code, out = shugu(server, operator.token, "listing", "reject", str(submitted["id"]),
+                      "--reason", "x")
+    assert code == 1 and "[listing_not_in_review]" in out
+
+
+def test_listing_show_in_human_form_and_offline_scan(server: LiveServer, provider: Client,
+                                                     tmp_path: Path) -> None:
+    provider.create_product("people", "联系人")
+    provider.create_table("people", "contacts")
+    provider.ingest("people", "contacts", "姓名,手机\n张三,13812345678\n".encode(),
+                    format="csv")
+    provider.submit_listing("people")
+    result = runner.invoke(app, ["--url", server.url, "--token", provider.token or "",
+                                 "listing", "show", "people"])
+    assert result.exit_code == 0, result.output
+    assert "in_review" in result.output and "138****5678" in result.output
+    assert "13812345678" not in result.output
+    csv = tmp_path / "people.csv"
+    csv.write_text("姓名,手机\n张三,13812345678\n李四,13987654321\n", encoding="utf-8")
+    result = runner.invoke(app, ["--json", "scan", str(csv)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["risk_grade"] == "medium"
+    assert report["tables"]["people.csv"]["columns"]["手机"]["detections"]["mobile"][
+        "matches"] == 2
+    result = runner.invoke(app, ["scan", str(tmp_path / "missing.parquet")])
+    assert result.exit_code == 1 and "source_not_found" in result.output
 
 
 def test_cli_errors_are_one_line_and_exit_1(server: LiveServer, operator: Client) -> None:

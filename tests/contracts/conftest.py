@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from shugu.client import Client, ShuguAPIError
+from tests.conftest import list_product
 
 SLUG = "power-use"
 
@@ -39,8 +40,9 @@ def quota(n: int, unit: str = "queries") -> dict[str, Any]:
 
 
 @pytest.fixture
-def product(provider: Client) -> str:
+def product(provider: Client, operator: Client) -> str:
     provider.create_product(SLUG, "企业月度用电量", title_en="Monthly power use")
+    list_product(provider, operator, SLUG)
     return SLUG
 
 

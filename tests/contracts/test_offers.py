@@ -11,7 +11,7 @@ from sqlalchemy import select
 from shugu.client import Client
 from shugu.ledger.models import LedgerEvent
 from shugu.runtime import Exchange
-from tests.conftest import Orgs
+from tests.conftest import Orgs, list_product
 from tests.contracts.conftest import SLUG, api_error, make_policy, offer, purpose
 
 
@@ -123,3 +123,27 @@ def test_evaluate_shows_every_rule(provider: Client, consumer: Client, orgs: Org
     d = broker.evaluate_offer(oid, purpose="credit_risk")
     assert [r.code for r in d.rules if r.outcome == "deny"] == ["role_not_allowed"]
     assert api_error(lambda: consumer.evaluate_offer(oid, mode="copy")).status == 422
+
+
+def test_only_listed_products_are_traded(provider: Client, consumer: Client,
+                                         operator: Client) -> None:
+    provider.create_product("draft-data", "未挂牌数据")
+    # Offers are prepared before listing, but nobody else sees them yet.
+    oid = provider.create_offer("draft-data", "标准", plan="one_time", price_fen=100,
+                                policy=make_policy()).id
+    assert api_error(lambda: consumer.get_offer(oid)).code == "offer_not_found"
+    assert api_error(lambda: consumer.list_offers("draft-data")).code == "product_not_found"
+    assert api_error(lambda: consumer.request_offer(oid, "credit_risk")).code == \
+        "offer_not_found"
+    list_product(provider, operator, "draft-data")
+    first = consumer.request_offer(oid, "credit_risk")
+    assert first.state == "FINALIZED"
+    # A delisted product leaves the market and takes no new deals; the running agreement
+    # stays.
+    provider.delist("draft-data", "数据源变更")
+    assert api_error(lambda: consumer.request_offer(oid, "credit_risk")).code == \
+        "offer_not_found"
+    assert consumer.get_agreement(first.agreement_id).status == "active"  # type: ignore[arg-type]
+    assert api_error(lambda: provider.create_offer(
+        "draft-data", "新", plan="one_time", price_fen=1, policy=make_policy())).code == \
+        "product_not_offerable"

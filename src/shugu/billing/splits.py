@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from shugu.billing.money import BASIS_POINTS, share_of
+from shugu.review import service as review
 
 
 @dataclass(frozen=True)
@@ -27,5 +28,9 @@ class Split:
 def for_product(session: Session, product_id: int, default_platform_bp: int) -> Split:
     """The split set on the product's listing; without one, the platform's default fee and
     the rest to the provider."""
+    listed = review.decided_split(session, product_id)
+    if listed is not None:
+        return Split(provider_bp=listed.provider_bp, broker_bp=listed.broker_bp,
+                     platform_bp=listed.platform_bp, broker_org_id=listed.broker_org_id)
     return Split(provider_bp=BASIS_POINTS - default_platform_bp, broker_bp=0,
                  platform_bp=default_platform_bp)

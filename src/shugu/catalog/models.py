@@ -36,7 +36,8 @@ class Product(Base):
     data_source: Mapped[str | None] = mapped_column(Text)
     scenario: Mapped[str | None] = mapped_column(Text)
     # Indexed: listing and counting the visible products reads this index, not the wide rows.
-    status: Mapped[str] = mapped_column(String(20), default="active", index=True)
+    # draft → in_review → listed | rejected; listed → delisted (see shugu.review).
+    status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from shugu.catalog.models import DataTable, Product
@@ -19,6 +19,30 @@ def find_product(session: Session, slug: str) -> Product:
     if product is None:
         raise NotFound(f"product {slug!r} does not exist", code="product_not_found")
     return product
+
+
+LISTED = "listed"
+
+
+def can_see(principal: Principal, product: Product) -> bool:
+    """Listed products are public; any other status only to the provider and operators."""
+    return product.status == LISTED or product.provider_org_id == principal.org_id \
+        or principal.is_operator
+
+
+def visible_product(session: Session, principal: Principal, slug: str) -> Product:
+    """The product, if the caller may see it; 404 as if it did not exist otherwise."""
+    product = find_product(session, slug)
+    if not can_see(principal, product):
+        raise NotFound(f"product {slug!r} does not exist", code="product_not_found")
+    return product
+
+
+def visible_clause(principal: Principal) -> Any:
+    """SQL filter of the products the caller may see (None: all)."""
+    if principal.is_operator:
+        return None
+    return or_(Product.status == LISTED, Product.provider_org_id == principal.org_id)
 
 
 def owned_product(session: Session, principal: Principal, slug: str) -> Product:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from shugu.catalog import schemas, search
 from shugu.catalog.models import DataTable, Product, ProductTag, Revision
-from shugu.catalog.permissions import find_product, owned_product
+from shugu.catalog.permissions import owned_product, visible_clause, visible_product
 from shugu.db import utcnow
 from shugu.errors import Conflict, InvalidInput, NotFound
 from shugu.identity.models import Organization
@@ -125,16 +125,20 @@ def product_out(session: Session, product: Product) -> schemas.ProductOut:
     )
 
 
-def get_product(session: Session, slug: str) -> Product:
-    return find_product(session, slug)
+def get_product(session: Session, principal: Principal, slug: str) -> Product:
+    return visible_product(session, principal, slug)
 
 
 def list_products(
-    session: Session, provider_org_id: int | None, limit: int | None, page_token: str | None
+    session: Session, principal: Principal, provider_org_id: int | None, limit: int | None,
+    page_token: str | None,
 ) -> Page[schemas.ProductOut]:
     limit, offset = check_limit(limit), decode_token(page_token)
     query = select(Product).order_by(Product.id)
     count = select(func.count(Product.id))
+    visible = visible_clause(principal)
+    if visible is not None:
+        query, count = query.where(visible), count.where(visible)
     if provider_org_id is not None:
         query = query.where(Product.provider_org_id == provider_org_id)
         count = count.where(Product.provider_org_id == provider_org_id)
@@ -204,11 +208,11 @@ def revoke_revision(
     return revision
 
 
-def list_revisions(session: Session, slug: str) -> list[Revision]:
-    product = find_product(session, slug)
+def list_revisions(session: Session, principal: Principal, slug: str) -> list[Revision]:
+    product = visible_product(session, principal, slug)
     return list(session.scalars(select(Revision).where(
         Revision.product_id == product.id).order_by(Revision.number)))
 
 
-def get_revision(session: Session, slug: str, number: int) -> Revision:
-    return _revision(session, find_product(session, slug), number)
+def get_revision(session: Session, principal: Principal, slug: str, number: int) -> Revision:
+    return _revision(session, visible_product(session, principal, slug), number)

@@ -31,13 +31,13 @@ def list_products(
     limit: int | None = None, page_token: str | None = None,
 ) -> Page[schemas.ProductOut]:
     with ex.read() as s:
-        return products.list_products(s, provider_org_id, limit, page_token)
+        return products.list_products(s, who, provider_org_id, limit, page_token)
 
 
 @router.get("/products/{slug}", response_model=schemas.ProductOut)
 def get_product(slug: str, ex: ExchangeDep, who: PrincipalDep) -> schemas.ProductOut:
     with ex.read() as s:
-        return products.product_out(s, products.get_product(s, slug))
+        return products.product_out(s, products.get_product(s, who, slug))
 
 
 @router.patch("/products/{slug}", response_model=schemas.ProductOut)
@@ -94,7 +94,8 @@ def publish_revision(
 @router.get("/products/{slug}/revisions", response_model=list[schemas.RevisionOut])
 def list_revisions(slug: str, ex: ExchangeDep, who: PrincipalDep) -> list[schemas.RevisionOut]:
     with ex.read() as s:
-        return [schemas.RevisionOut.model_validate(r) for r in products.list_revisions(s, slug)]
+        revisions = products.list_revisions(s, who, slug)
+        return [schemas.RevisionOut.model_validate(r) for r in revisions]
 
 
 @router.get("/products/{slug}/revisions/{number}", response_model=schemas.RevisionOut)
@@ -102,7 +103,7 @@ def get_revision(
     slug: str, number: int, ex: ExchangeDep, who: PrincipalDep
 ) -> schemas.RevisionOut:
     with ex.read() as s:
-        return schemas.RevisionOut.model_validate(products.get_revision(s, slug, number))
+        return schemas.RevisionOut.model_validate(products.get_revision(s, who, slug, number))
 
 
 @router.post("/products/{slug}/revisions/{number}/revoke", response_model=schemas.RevisionOut)

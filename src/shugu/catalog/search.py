@@ -47,7 +47,7 @@ from shugu.pagination import Page, check_limit, decode_token, next_token
 
 # Field weights: a hit in the title outranks one in the tags, then category, then description.
 TITLE, TAGS, CATEGORY, DESCRIPTION = 10, 5, 3, 1
-SEARCHABLE_STATUS = "active"
+SEARCHABLE_STATUS = "listed"  # shugu.review moves products through their listing life
 TERM_CHARS = 100  # search_terms.term is VARCHAR(100)
 MAX_QUERY_CHARS = 200
 MAX_CLAUSES = 32
@@ -115,7 +115,7 @@ def index_product(session: Session, product: Product) -> None:
     """(Re)build the product's index entries.
 
     Call after any change to a product's text or status: products that may not be shown
-    (status other than active) are left out of the index, which is what keeps them out of
+    (status other than listed) are left out of the index, which is what keeps them out of
     search results without a join on every candidate.
     """
     session.execute(delete(SearchTerm).where(SearchTerm.product_id == product.id))
@@ -205,7 +205,7 @@ def _product_filters(filters: Filters) -> list[ColumnElement[bool]]:
     if filters.category is not None:
         where.append(Product.category == filters.category)
     # Given a provider or category, keep SQLite (which has no statistics) off the status
-    # index by wrapping the column: nearly every product is active, it would read them all.
+    # index by wrapping the column: most products are listed, it would read them all.
     status = func.coalesce(Product.status, "") if where else Product.status
     return [status == SEARCHABLE_STATUS, *where]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from shugu.cli import billing, contracts, ledger, remote, rights, server
+from shugu.cli import billing, contracts, ledger, listing, remote, rights, server
 
 app = typer.Typer(help="shugu (数谷): a trusted data exchange.", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
@@ -14,6 +14,7 @@ contracts.register(app)
 billing.register(app)
 rights.register(app)
 app.add_typer(ledger.app, name="ledger", help="Verify and export the tamper-evident ledger.")
+listing.register(app)
 
 
 def main() -> None:

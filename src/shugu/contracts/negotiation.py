@@ -140,10 +140,10 @@ def request(session: Session, principal: Principal,
     offers.check_active(offer)
     product = session.get(Product, offer.product_id)
     assert product is not None
-    permissions.check_offerable(product)
     if product.provider_org_id == principal.org_id:
         raise InvalidInput("a provider does not negotiate for its own product",
                            code="own_product")
+    permissions.check_offerable(product)
     text = _check_purpose(data.purpose, data.purpose_text, offer.approval)
     standing = offers.terms_of(offer)
     terms = _merge(standing, data.terms) if data.terms is not None else standing

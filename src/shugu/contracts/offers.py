@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shugu.catalog.models import Product
-from shugu.catalog.permissions import find_product
+from shugu.catalog.permissions import find_product, visible_product
 from shugu.contracts import permissions, policy, schemas
 from shugu.contracts.models import Offer
 from shugu.contracts.money import check_fen, fen_to_yuan
@@ -38,7 +38,7 @@ def create(session: Session, principal: Principal, slug: str, data: schemas.Offe
     principal.require_role("provider")
     product = find_product(session, slug)
     permissions.check_owner(principal, product)
-    permissions.check_offerable(product)
+    permissions.check_open_for_offers(product)
     check_price_plan(data.plan, data.period, data.price_fen)
     stored_policy = policy.normalise(data.policy)
     if data.visibility == "private":
@@ -72,7 +72,7 @@ def create(session: Session, principal: Principal, slug: str, data: schemas.Offe
 def list_for_product(session: Session, principal: Principal, slug: str) -> list[Offer]:
     """Active public offers and those private to the caller; the provider sees all of its
     own, withdrawn ones included."""
-    product = find_product(session, slug)
+    product = visible_product(session, principal, slug)
     query = permissions.visible_offers(
         select(Offer).where(Offer.product_id == product.id).order_by(Offer.id), principal)
     if product.provider_org_id != principal.org_id:

@@ -8,6 +8,7 @@ from sqlalchemy import Select, or_
 from sqlalchemy.orm import Session
 
 from shugu.catalog.models import Product
+from shugu.catalog.permissions import LISTED, can_see
 from shugu.contracts.models import Agreement, Negotiation, Offer
 from shugu.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shugu.identity.principal import Principal
@@ -16,10 +17,18 @@ T = TypeVar("T", bound=tuple[Any, ...])
 
 
 def check_offerable(product: Product) -> None:
-    """May this product be offered and negotiated now? Today: any active product. (Listing
-    review will narrow this to listed products; change it here only.)"""
-    if product.status != "active":
+    """May this product be negotiated now? Only while it is listed (挂牌): a product in
+    draft or review, rejected or delisted takes no new deals (running agreements go on)."""
+    if product.status != LISTED:
         raise Conflict(f"product {product.slug!r} is {product.status} and cannot be traded",
+                       code="product_not_offerable", status=product.status)
+
+
+def check_open_for_offers(product: Product) -> None:
+    """Providers prepare offers before listing (the listing shows price and terms), but not
+    on a delisted product."""
+    if product.status == "delisted":
+        raise Conflict(f"product {product.slug!r} is delisted and takes no new offers",
                        code="product_not_offerable", status=product.status)
 
 
@@ -43,7 +52,9 @@ def visible_offers(query: Select[T], principal: Principal) -> Select[T]:
 
 def visible_offer(session: Session, principal: Principal, offer_id: int) -> Offer:
     offer = session.get(Offer, offer_id)
-    if offer is None or not can_see_offer(principal, offer):
+    product = session.get(Product, offer.product_id) if offer is not None else None
+    if offer is None or product is None or not can_see_offer(principal, offer) \
+            or not can_see(principal, product):
         # A private offer's existence is not revealed to anyone else.
         raise NotFound(f"offer {offer_id} does not exist", code="offer_not_found")
     return offer

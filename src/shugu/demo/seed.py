@@ -125,6 +125,30 @@ def _share_with_the_bank(ex: Exchange, grid: Principal, bank_id: int,
     report.profile = path
 
 
+def _list_through_review(ex: Exchange, grid: Principal, operator: Principal,
+                         console: Console) -> None:
+    """The demo products go through listing review like any other: the grid submits (the
+    compliance scan and quality report run), the operator approves with the default split."""
+    from shugu.review import service as review
+    from shugu.review.models import Listing
+    from shugu.review.schemas import ApproveIn
+
+    for spec in (POWER, INDEX):
+        with ex.read() as s:
+            status = s.scalar(select(Product.status).where(Product.slug == spec.slug))
+        if status in review.SUBMITTABLE:
+            with console.status(f"listing review of {spec.slug}: compliance scan, quality …"):
+                review.submit(ex, grid, spec.slug)
+            status = "in_review"
+        if status == "in_review":
+            with ex.transaction() as s:
+                listing_id = s.scalar(
+                    select(Listing.id).join(Product, Product.id == Listing.product_id)
+                    .where(Product.slug == spec.slug, Listing.status == "in_review"))
+                assert listing_id is not None
+                review.approve(s, operator, listing_id, ApproveIn(note="demo"))
+
+
 def _principal(session: object, user: User) -> Principal:
     return identity.principal_for(user)
 
@@ -184,6 +208,7 @@ def seed(ex: Exchange, *, rows: int, console: Console) -> DemoReport:
             with ex.transaction() as s:
                 products.publish_revision(s, grid, spec.slug, schemas.RevisionIn(
                     name="2022-2024", note="首次发布 initial release"))
+    _list_through_review(ex, grid, operator, console)
     with ex.transaction() as s:
         for slug in (POWER.slug, INDEX.slug):
             product = s.scalar(select(Product).where(Product.slug == slug))

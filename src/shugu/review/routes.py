@@ -1,0 +1,59 @@
+"""REST endpoints of listing review: submit, show, queue, approve, reject, delist."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from shugu.api.deps import ExchangeDep, PrincipalDep
+from shugu.pagination import Page
+from shugu.review import schemas, service
+
+router = APIRouter(tags=["listing review"])
+
+
+@router.post("/products/{slug}/listing", response_model=schemas.ListingOut,
+             status_code=status.HTTP_201_CREATED)
+def submit(slug: str, ex: ExchangeDep, who: PrincipalDep) -> schemas.ListingOut:
+    """The provider submits a product for listing: the compliance scan and the quality report
+    run on its tables at their committed versions (synchronously) and are recorded."""
+    listing = service.submit(ex, who, slug)
+    with ex.read() as s:
+        return service.to_out(s, *service.get(s, listing.id), full=True)
+
+
+@router.get("/products/{slug}/listing", response_model=schemas.ListingOut)
+def show(slug: str, ex: ExchangeDep, who: PrincipalDep) -> schemas.ListingOut:
+    with ex.read() as s:
+        return service.product_listing(s, who, slug)
+
+
+@router.post("/products/{slug}/delist", response_model=schemas.ListingOut)
+def delist(slug: str, body: schemas.DelistIn, ex: ExchangeDep,
+           who: PrincipalDep) -> schemas.ListingOut:
+    with ex.transaction() as s:
+        service.delist(s, who, slug, body.reason)
+        return service.product_listing(s, who, slug)
+
+
+@router.get("/listings", response_model=Page[schemas.ListingOut])
+def queue(ex: ExchangeDep, who: PrincipalDep, status: str = "in_review",
+          limit: int | None = None, page_token: str | None = None) -> Page[schemas.ListingOut]:
+    """Operators: listings by status (default: those waiting for a decision), oldest first."""
+    with ex.read() as s:
+        return service.queue(s, who, status, limit, page_token)
+
+
+@router.post("/listings/{listing_id}/approve", response_model=schemas.ListingOut)
+def approve(listing_id: int, body: schemas.ApproveIn, ex: ExchangeDep,
+            who: PrincipalDep) -> schemas.ListingOut:
+    with ex.transaction() as s:
+        listing = service.approve(s, who, listing_id, body)
+        return service.to_out(s, *service.get(s, listing.id), full=True)
+
+
+@router.post("/listings/{listing_id}/reject", response_model=schemas.ListingOut)
+def reject(listing_id: int, body: schemas.RejectIn, ex: ExchangeDep,
+           who: PrincipalDep) -> schemas.ListingOut:
+    with ex.transaction() as s:
+        listing = service.reject(s, who, listing_id, body)
+        return service.to_out(s, *service.get(s, listing.id), full=True)
