@@ -59,6 +59,7 @@ def create_app(exchange: Exchange) -> FastAPI:
     from shugu.identity.routes import router as identity_router
     from shugu.ledger.routes import router as ledger_router
     from shugu.metering.routes import router as metering_router
+    from shugu.sandbox.routes import router as sandbox_router
     from shugu.sharing.routes import router as sharing_router
 
     app = FastAPI(
@@ -82,6 +83,7 @@ def create_app(exchange: Exchange) -> FastAPI:
     api.include_router(ledger_router)
     api.include_router(entitlements_router)
     api.include_router(metering_router)
+    api.include_router(sandbox_router)
     app.include_router(api)
     app.include_router(sharing_router)
     return app

@@ -7,9 +7,17 @@ from shugu.entitlements.models import Entitlement
 from shugu.identity.models import ApiToken, Organization, User
 from shugu.ledger.models import LedgerEvent, LedgerHead, LedgerNode, TreeHead
 from shugu.metering.models import UsageRecord
+from shugu.sandbox.models import (
+    AnalysisRule,
+    PrivateTable,
+    QueryReview,
+    QueryTemplate,
+    SandboxQuery,
+)
 
 __all__ = [
     "Agreement",
+    "AnalysisRule",
     "ApiToken",
     "Base",
     "DataTable",
@@ -22,9 +30,13 @@ __all__ = [
     "NegotiationStep",
     "Offer",
     "Organization",
+    "PrivateTable",
     "Product",
     "ProductTag",
+    "QueryReview",
+    "QueryTemplate",
     "Revision",
+    "SandboxQuery",
     "SearchTerm",
     "TreeHead",
     "UsageRecord",
