@@ -25,7 +25,9 @@ from shugu.sandbox.models import SandboxQuery
 
 
 def candidates(session: Session, org_id: int, gated: Gated, versions: dict[str, int],
-               window: int) -> list[SandboxQuery]:
+               catalog: Catalog, window: int) -> list[tuple[SandboxQuery, Gated]]:
+    """Earlier queries to compare with, re-checked against today's catalog so that their
+    tables are mapped to this session's views."""
     if window <= 0:
         return []
     rows = session.scalars(
@@ -33,18 +35,23 @@ def candidates(session: Session, org_id: int, gated: Gated, versions: dict[str, 
                                    SandboxQuery.fingerprint == gated.fingerprint,
                                    SandboxQuery.status == "succeeded")
         .order_by(SandboxQuery.id.desc()).limit(window)).all()
-    return [q for q in rows
-            if all(versions.get(ref) == v for ref, v in (q.table_versions or {}).items())]
-
-
-def defend(session: EngineSession, gated: Gated, earlier: list[SandboxQuery],
-           catalog: Catalog) -> None:
-    mine = gated.identity_sets()
-    for q in earlier:
+    out = []
+    for q in rows:
+        if any(versions.get(ref) != v for ref, v in (q.table_versions or {}).items()):
+            continue
         try:
             before = check(q.sql, catalog)
         except ShuguError:
             continue  # its tables or rules are gone: it cannot be recomputed
+        if before.fingerprint == gated.fingerprint:
+            out.append((q, before))
+    return out
+
+
+def defend(session: EngineSession, gated: Gated,
+           earlier: list[tuple[SandboxQuery, Gated]]) -> None:
+    mine = gated.identity_sets()
+    for q, before in earlier:
         theirs = before.identity_sets()
         if theirs == mine:
             continue

@@ -109,9 +109,10 @@ def load_context(session: Session, ex: Exchange, principal: Principal) -> Contex
     return ctx
 
 
-def sources(ctx: Context, gated: Gated) -> list[Source]:
+def sources(ctx: Context, queries: list[Gated]) -> list[Source]:
     out = []
-    for spec in {s.ref: s for s in gated.specs.values()}.values():
+    specs = {s.ref: s for g in queries for s in g.specs.values()}
+    for spec in specs.values():
         if spec.private:
             out.append(Source(view=spec.view, files=(str(ctx.private_files[spec.ref]),)))
             continue
@@ -188,10 +189,11 @@ def run(ex: Exchange, principal: Principal, sql: str, *, template_id: int | None
             _check_mode(gated, trusted_mode)
             _precheck_quota(s, ctx, gated)
             candidates = history.candidates(s, principal.org_id, gated, ctx.versions,
-                                            settings.history_window)
+                                            ctx.catalog, settings.history_window)
         started = time.monotonic()
-        with engine.session(sources(ctx, gated), settings.limits()) as session:
-            history.defend(session, gated, candidates, ctx.catalog)
+        views = sources(ctx, [gated] + [g for _, g in candidates])
+        with engine.session(views, settings.limits()) as session:
+            history.defend(session, gated, candidates)
             table, suppressed, truncated = _answer(session, gated)
         elapsed = int((time.monotonic() - started) * 1000)
         return _record(ex, principal, sql, ctx, gated, table, suppressed, truncated, elapsed,

@@ -80,7 +80,6 @@ class DuckDBEngine:
     def session(self, sources: list[Source], limits: Limits) -> Iterator[DuckDBSession]:
         conn = duckdb.connect(":memory:", config={
             "threads": limits.threads, "memory_limit": limits.memory_limit,
-            "enable_progress_bar": False,
             "autoinstall_known_extensions": False, "autoload_known_extensions": False})
         timer: threading.Timer | None = None
         try:
@@ -89,7 +88,8 @@ class DuckDBEngine:
                 conn.execute(f"SET allowed_paths = [{', '.join(_quote(f) for f in files)}]")
             for s in sources:
                 self._register(conn, s)
-            for statement in ("SET enable_external_access = false",
+            for statement in ("SET enable_progress_bar = false",
+                              "SET enable_external_access = false",
                               "SET allow_community_extensions = false",
                               "SET lock_configuration = true"):
                 conn.execute(statement)

@@ -212,7 +212,9 @@ class _Checker:
         if group is None:
             return
         for arg in ("grouping_sets", "cube", "rollup", "totals"):
-            if group.args.get(arg):
+            if group.args.get(arg) or any(isinstance(g, (exp.Rollup, exp.Cube,
+                                                         exp.GroupingSets))
+                                          for g in group.expressions):
                 raise refuse("clause_not_allowed", "ROLLUP, CUBE and GROUPING SETS are not "
                              "allowed", clause="GROUP BY", rule="allowed_clauses")
         if group.args.get("all"):
