@@ -446,6 +446,39 @@ class Client:
             raise ShuguAPIError(response.status_code, err["code"], err["message"],
                                 err.get("details"))
 
+    def create_template(self, slug: str, name: str, sql: str, *,
+                        parameters: dict[str, str] | None = None,
+                        description: str | None = None) -> sandbox.TemplateOut:
+        """As a provider, publish a parametrised query (`:name` placeholders)."""
+        return self._send("POST", sandbox.TemplateOut, f"/products/{slug}/templates",
+                          {"name": name, "sql": sql, "parameters": parameters or {},
+                           "description": description})
+
+    def templates(self, slug: str) -> list[sandbox.TemplateOut]:
+        return self._list(list[sandbox.TemplateOut], f"/products/{slug}/templates")
+
+    def run_template(self, template_id: int, **parameters: Any) -> sandbox.QueryResult:
+        return self._send("POST", sandbox.QueryResult, f"/sandbox/templates/{template_id}/run",
+                          {"parameters": {k: v.isoformat() if hasattr(v, "isoformat") else v
+                                          for k, v in parameters.items()}})
+
+    def submit_review(self, product: str, sql: str, *,
+                      note: str | None = None) -> sandbox.ReviewOut:
+        """Ask a provider to approve a custom query; approved, it runs once."""
+        return self._send("POST", sandbox.ReviewOut, "/sandbox/reviews",
+                          {"product": product, "sql": sql, "note": note})
+
+    def reviews(self, *, role: str = "consumer") -> list[sandbox.ReviewOut]:
+        return self._list(list[sandbox.ReviewOut], "/sandbox/reviews", role=role)
+
+    def decide_review(self, review_id: int, approve: bool, *,
+                      note: str | None = None) -> sandbox.ReviewOut:
+        return self._send("POST", sandbox.ReviewOut, f"/sandbox/reviews/{review_id}/decision",
+                          {"approve": approve, "note": note})
+
+    def run_review(self, review_id: int) -> sandbox.QueryResult:
+        return self._send("POST", sandbox.QueryResult, f"/sandbox/reviews/{review_id}/run", {})
+
 
 def _chunks_of_bytes(data: bytes, progress: Callable[[int], None] | None) -> Iterator[bytes]:
     for start in range(0, len(data), CHUNK):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from fastapi import APIRouter, Request, status
@@ -10,8 +11,9 @@ from fastapi.encoders import jsonable_encoder
 
 from shugu.api.deps import ExchangeDep, PrincipalDep
 from shugu.catalog import uploads
+from shugu.errors import InvalidInput
 from shugu.pagination import Page, check_limit, decode_token, next_token
-from shugu.sandbox import private, rules, schemas, service
+from shugu.sandbox import private, rules, schemas, service, templates
 from shugu.sandbox.models import SandboxQuery
 
 router = APIRouter(tags=["sandbox"])
@@ -85,10 +87,6 @@ async def upload_private(name: str, request: Request, ex: ExchangeDep, who: Prin
                          format: Literal["auto", "csv", "parquet"] = "auto",
                          ) -> schemas.PrivateTableOut:
     """Upload your own table (CSV or Parquet) into your sandbox space as mine.<name>."""
-    import re
-
-    from shugu.errors import InvalidInput
-
     if not re.match(NAME, name):
         raise InvalidInput("table names are lower-case identifiers", code="invalid_name")
     who.require_role("consumer")
@@ -110,3 +108,55 @@ def list_private(ex: ExchangeDep, who: PrincipalDep) -> list[schemas.PrivateTabl
 @router.delete("/sandbox/tables/{name}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_private(name: str, ex: ExchangeDep, who: PrincipalDep) -> None:
     private.delete(ex, who, name)
+
+
+# -- templates and reviewed queries -----------------------------------------------------------
+
+@router.post("/products/{slug}/templates", response_model=schemas.TemplateOut,
+             status_code=status.HTTP_201_CREATED)
+def create_template(slug: str, body: schemas.TemplateIn, ex: ExchangeDep,
+                    who: PrincipalDep) -> schemas.TemplateOut:
+    """As the provider, publish a parametrised query (`:name` placeholders)."""
+    with ex.transaction() as s:
+        return templates.template_out(s, templates.create_template(s, who, slug, body))
+
+
+@router.get("/products/{slug}/templates", response_model=list[schemas.TemplateOut])
+def list_templates(slug: str, ex: ExchangeDep, who: PrincipalDep) -> list[schemas.TemplateOut]:
+    with ex.read() as s:
+        return [templates.template_out(s, t) for t in templates.list_templates(s, who, slug)]
+
+
+@router.post("/sandbox/templates/{template_id}/run", response_model=schemas.QueryResult,
+             status_code=status.HTTP_201_CREATED)
+def run_template(template_id: int, body: schemas.TemplateRunIn, ex: ExchangeDep,
+                 who: PrincipalDep) -> schemas.QueryResult:
+    return _result(ex, templates.run_template(ex, who, template_id, body.parameters))
+
+
+@router.post("/sandbox/reviews", response_model=schemas.ReviewOut,
+             status_code=status.HTTP_201_CREATED)
+def submit_review(body: schemas.ReviewIn, ex: ExchangeDep, who: PrincipalDep) -> schemas.ReviewOut:
+    """Ask the provider to approve a custom query; once approved it runs once."""
+    with ex.transaction() as s:
+        return templates.review_out(s, templates.submit_review(s, who, body))
+
+
+@router.get("/sandbox/reviews", response_model=list[schemas.ReviewOut])
+def list_reviews(ex: ExchangeDep, who: PrincipalDep,
+                 role: Literal["consumer", "provider"] = "consumer") -> list[schemas.ReviewOut]:
+    with ex.read() as s:
+        return [templates.review_out(s, r) for r in templates.list_reviews(s, who, role)]
+
+
+@router.post("/sandbox/reviews/{review_id}/decision", response_model=schemas.ReviewOut)
+def decide_review(review_id: int, body: schemas.DecisionIn, ex: ExchangeDep,
+                  who: PrincipalDep) -> schemas.ReviewOut:
+    with ex.transaction() as s:
+        return templates.review_out(s, templates.decide(s, who, review_id, body))
+
+
+@router.post("/sandbox/reviews/{review_id}/run", response_model=schemas.QueryResult,
+             status_code=status.HTTP_201_CREATED)
+def run_review(review_id: int, ex: ExchangeDep, who: PrincipalDep) -> schemas.QueryResult:
+    return _result(ex, templates.run_review(ex, who, review_id))

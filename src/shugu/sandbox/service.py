@@ -175,7 +175,7 @@ def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
 
 
 def run(ex: Exchange, principal: Principal, sql: str, *, template_id: int | None = None,
-        review_id: int | None = None, trusted_mode: bool = False,
+        review_id: int | None = None, trusted_products: frozenset[int] = frozenset(),
         engine: Engine | None = None, settings: SandboxSettings | None = None) -> SandboxQuery:
     """Run one query for the caller's organisation; refusals are recorded and re-raised
     with the refusal's id in `details.query_id`."""
@@ -186,7 +186,7 @@ def run(ex: Exchange, principal: Principal, sql: str, *, template_id: int | None
         with ex.read() as s:
             ctx = load_context(s, ex, principal)
             gated = check(sql, ctx.catalog)
-            _check_mode(gated, trusted_mode)
+            _check_mode(ctx, gated, trusted_products)
             _precheck_quota(s, ctx, gated)
             candidates = history.candidates(s, principal.org_id, gated, ctx.versions,
                                             ctx.catalog, settings.history_window)
@@ -205,11 +205,14 @@ def run(ex: Exchange, principal: Principal, sql: str, *, template_id: int | None
         raise
 
 
-def _check_mode(gated: Gated, trusted_mode: bool) -> None:
-    if gated.mode == "templates" and not trusted_mode:
-        raise Forbidden("these tables may only be queried through the provider's templates "
-                        "or an approved review", code="templates_only", clause=None,
-                        column=None, rule="mode_templates")
+def _check_mode(ctx: Context, gated: Gated, trusted: frozenset[int]) -> None:
+    """A template or an approved review unlocks "templates" mode for its own product only."""
+    for spec in gated.provider_specs:
+        assert spec.rules is not None
+        if spec.rules.mode == "templates" and ctx.product_of[spec.ref].id not in trusted:
+            raise Forbidden(f"{spec.ref} may only be queried through its provider's templates "
+                            "or an approved review", code="templates_only", clause="FROM",
+                            column=None, rule="mode_templates", table=spec.ref)
     if gated.mode == "dp":
         # The DP mechanisms (shugu.sandbox.dp) are wired in by `run_dp` once available.
         raise Unprocessable("differential-privacy queries are not available on this server "
