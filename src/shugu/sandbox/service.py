@@ -30,6 +30,7 @@ from shugu.metering import service as metering
 from shugu.runtime import Exchange
 from shugu.sandbox import history, permissions
 from shugu.sandbox.engine import DuckDBEngine, Engine, EngineSession, Limits, Source
+from shugu.sandbox.engine.identity_cache import MASK, prepared
 from shugu.sandbox.gate import Catalog, Gated, TableSpec, check
 from shugu.sandbox.gate.catalog import PRIVATE_SCHEMA
 from shugu.sandbox.gate.check import parse
@@ -79,6 +80,7 @@ class Context:
         self.product_of: dict[str, Product] = {}      # "slug.table" -> product
         self.versions: dict[str, int] = {}            # "slug.table" -> Delta version
         self.directories: dict[str, Path] = {}
+        self.table_ids: dict[str, int] = {}
         self.private_files: dict[str, Path] = {}
 
 
@@ -95,11 +97,12 @@ def load_context(session: Session, ex: Exchange, principal: Principal) -> Contex
             names = tuple(str(c["name"]) for c in table.schema_json or [])
             ctx.catalog.add(TableSpec(ref=ref, view=f"t_{n}", columns=names,
                                       rules=RulesIn.model_validate(rule.body),
-                                      rule_version=rule.version))
+                                      rule_version=rule.version, mask=MASK))
             ctx.entitlement_of[product.id] = e.id
             ctx.product_of[ref] = product
             ctx.versions[ref] = int(table.current_version)
             ctx.directories[ref] = ex.settings.tables_dir / table.location
+            ctx.table_ids[ref] = table.id
     for p in session.scalars(select(PrivateTable).where(PrivateTable.org_id == principal.org_id)):
         n += 1
         ref = f"{PRIVATE_SCHEMA}.{p.name}"
@@ -109,20 +112,27 @@ def load_context(session: Session, ex: Exchange, principal: Principal) -> Contex
     return ctx
 
 
-def sources(ctx: Context, queries: list[Gated]) -> list[Source]:
+def sources(ctx: Context, queries: list[Gated], cache: Path) -> list[Source]:
+    """Views for every table the queries name: product tables at their committed version,
+    through the identity-mask copy (engine.identity_cache)."""
     out = []
     specs = {s.ref: s for g in queries for s in g.specs.values()}
     for spec in specs.values():
         if spec.private:
             out.append(Source(view=spec.view, files=(str(ctx.private_files[spec.ref]),)))
             continue
-        table = DeltaTable(str(ctx.directories[spec.ref]), version=ctx.versions[spec.ref])
-        if table.metadata().partition_columns:
-            out.append(Source(view=spec.view, arrow=table.to_pyarrow_dataset()))
-        else:
-            files = tuple(table.file_uris())
-            schema = pa.schema(table.schema().to_arrow()) if not files else None
-            out.append(Source(view=spec.view, files=files, schema=schema))
+        assert spec.rules is not None
+        version = ctx.versions[spec.ref]
+        table = DeltaTable(str(ctx.directories[spec.ref]), version=version)
+        files = tuple(table.file_uris())
+        if not files:
+            schema = pa.schema(table.schema().to_arrow()).append(pa.field(MASK, pa.uint64()))
+            out.append(Source(view=spec.view, schema=schema))
+            continue
+        arrow = table.to_pyarrow_dataset() if table.metadata().partition_columns else None
+        key = f"{ctx.table_ids[spec.ref]}/v{version}-{sha256(spec.rules.identity)[:12]}"
+        out.append(Source(view=spec.view, files=prepared(
+            cache, key, spec.rules.identity, files=() if arrow else files, arrow=arrow)))
     return out
 
 
@@ -191,7 +201,7 @@ def run(ex: Exchange, principal: Principal, sql: str, *, template_id: int | None
             candidates = history.candidates(s, principal.org_id, gated, ctx.versions,
                                             ctx.catalog, settings.history_window)
         started = time.monotonic()
-        views = sources(ctx, [gated] + [g for _, g in candidates])
+        views = sources(ctx, [gated] + [g for _, g in candidates], sandbox_dir(ex) / "cache")
         with engine.session(views, settings.limits()) as session:
             history.defend(session, gated, candidates)
             table, suppressed, truncated = _answer(session, gated)

@@ -18,6 +18,8 @@ class TableSpec:
     columns: tuple[str, ...]
     rules: RulesIn | None = None  # None: the consumer's own table
     rule_version: int | None = None
+    # A column the engine adds with the identity's bucket mask (never visible to the SQL).
+    mask: str | None = None
 
     @property
     def private(self) -> bool:

@@ -163,7 +163,7 @@ class _Checker:
         mode = "dp" if "dp" in modes else "templates" if "templates" in modes else "aggregate"
         # Sorted by table, so two queries over the same tables line up column for column.
         thresholds = [threshold.Threshold(alias=a, identity=t.rules.identity,
-                                          k=t.rules.min_identities)
+                                          k=t.rules.min_identities, mask=t.mask)
                       for a, t in sorted(providers.items(), key=lambda at: (at[1].ref, at[0]))
                       if t.rules is not None]
         fingerprint, groups = self._fingerprint()

@@ -32,15 +32,22 @@ class Threshold:
     alias: str      # the table's alias in the query
     identity: str   # its identity column
     k: int
+    # The table's precomputed bucket-mask column (engine.identity_cache), if the engine
+    # provides one: the cheap bounds then read it instead of the identity.
+    mask: str | None = None
 
     def column(self) -> str:
         return f'"{self.alias}"."{self.identity}"'
 
     def certain_drop(self) -> str:
+        if self.mask:  # rows bound distinct identities from above, too
+            return f"COUNT(*) < {self.k}"
         return f"COUNT({self.column()}) < {self.k}"
 
     def certain_keep(self) -> str:
-        if self.k <= 32:
+        if self.mask and self.k <= 32:
+            bits = f'BIT_COUNT(BIT_OR("{self.alias}"."{self.mask}"))'
+        elif self.k <= 32:
             bits = (f"BIT_COUNT(BIT_OR(CAST(1 AS UBIGINT) << CAST(HASH({self.column()}) % 64 "
                     "AS UBIGINT)))")
         else:
