@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from shugu.cli import ledger, remote, server
+from shugu.cli import ledger, remote, sandbox, server
 
 app = typer.Typer(help="shugu (数谷): a trusted data exchange.", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
 server.register(app)
 remote.register(app)
 app.add_typer(ledger.app, name="ledger", help="Verify and export the tamper-evident ledger.")
+app.add_typer(sandbox.app, name="sandbox")
 
 
 def main() -> None:
