@@ -8,8 +8,9 @@ means the pair would reveal those few: the new query is refused.
 
 What this does not catch (see docs/sandbox.md): pairs whose shapes differ (another grouping
 or join), pairs older than the history window, pairs across a new table version, pairs whose
-earlier query used a private table that has since been deleted, and several queries that
-only together isolate someone.
+earlier query read an own table that has since been deleted or replaced (the earlier
+identity sets are recomputed, not stored), and several queries that only together isolate
+someone.
 """
 
 from __future__ import annotations
@@ -37,8 +38,9 @@ def candidates(session: Session, org_id: int, gated: Gated, versions: dict[str, 
         .order_by(SandboxQuery.id.desc()).limit(window)).all()
     out = []
     for q in rows:
-        if any(versions.get(ref) != v for ref, v in (q.table_versions or {}).items()):
-            continue
+        read = {**(q.table_versions or {}), **((q.shape or {}).get("private") or {})}
+        if any(versions.get(ref) != v for ref, v in read.items()):
+            continue  # other data now: the earlier answer cannot be recomputed
         try:
             before = check(q.sql, catalog)
         except ShuguError:

@@ -82,6 +82,7 @@ class Context:
         self.directories: dict[str, Path] = {}
         self.table_ids: dict[str, int] = {}
         self.private_files: dict[str, Path] = {}
+        self.private_ids: dict[str, int] = {}
 
 
 def load_context(session: Session, ex: Exchange, principal: Principal) -> Context:
@@ -109,6 +110,7 @@ def load_context(session: Session, ex: Exchange, principal: Principal) -> Contex
         ctx.catalog.add(TableSpec(ref=ref, view=f"m_{n}",
                                   columns=tuple(c["name"] for c in p.columns)))
         ctx.private_files[ref] = private_dir(ex, principal.org_id) / p.file
+        ctx.private_ids[ref] = p.id
     return ctx
 
 
@@ -198,7 +200,8 @@ def run(ex: Exchange, principal: Principal, sql: str, *, template_id: int | None
             gated = check(sql, ctx.catalog)
             _check_mode(ctx, gated, trusted_products)
             _precheck_quota(s, ctx, gated)
-            candidates = history.candidates(s, principal.org_id, gated, ctx.versions,
+            candidates = history.candidates(s, principal.org_id, gated,
+                                            {**ctx.versions, **ctx.private_ids},
                                             ctx.catalog, settings.history_window)
         started = time.monotonic()
         views = sources(ctx, [gated] + [g for _, g in candidates], sandbox_dir(ex) / "cache")
@@ -283,6 +286,9 @@ def _record(ex: Exchange, principal: Principal, sql: str, ctx: Context, gated: G
                 rule_versions=gated.rule_versions,
                 table_versions={r: ctx.versions[r] for r in refs},
                 fingerprint=gated.fingerprint, rows=table.num_rows, suppressed=suppressed,
+                # Which upload of each own table it read (kept out of the public ledger).
+                shape={"private": {sp.ref: ctx.private_ids[sp.ref]
+                                   for sp in gated.specs.values() if sp.private}},
                 truncated=truncated, result_sha256=digest, result_file=name,
                 elapsed_ms=elapsed)
             s.add(q)
