@@ -31,7 +31,7 @@ from shugu.runtime import Exchange
 from shugu.sandbox import history, permissions
 from shugu.sandbox.engine import DuckDBEngine, Engine, EngineSession, Limits, Source
 from shugu.sandbox.engine.identity_cache import MASK, prepared
-from shugu.sandbox.gate import Catalog, Gated, TableSpec, check
+from shugu.sandbox.gate import Catalog, Gated, TableSpec, check, dp_plan
 from shugu.sandbox.gate.catalog import PRIVATE_SCHEMA
 from shugu.sandbox.gate.check import parse
 from shugu.sandbox.gate.threshold import SUPPRESSED, UNDECIDED
@@ -227,10 +227,12 @@ def _check_mode(ctx: Context, gated: Gated, trusted: frozenset[int]) -> None:
                             "or an approved review", code="templates_only", clause="FROM",
                             column=None, rule="mode_templates", table=spec.ref)
     if gated.mode == "dp":
-        # The DP mechanisms (shugu.sandbox.dp) are wired in by `run_dp` once available.
+        # The plan checks the query can be answered with DP; answering needs the mechanisms
+        # of shugu.sandbox.dp (docs/sandbox.md, "Differential-privacy mode").
+        p = dp_plan.plan(gated)
         raise Unprocessable("differential-privacy queries are not available on this server "
                             "yet", code="dp_not_available", clause=None, column=None,
-                            rule="mode_dp")
+                            rule="mode_dp", epsilon=p.epsilon)
 
 
 def _precheck_quota(s: Session, ctx: Context, gated: Gated) -> None:
