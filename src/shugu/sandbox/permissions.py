@@ -30,7 +30,8 @@ def check_provider(principal: Principal, product: Product) -> None:
                         code="not_product_owner")
 
 
-def own_record(principal: Principal, consumer_org_id: int, what: str, ident: int) -> None:
+def own_record(principal: Principal, consumer_org_id: int | None, what: str,
+               ident: int) -> None:
     """A consumer's queries, results and private tables are its own; anyone else gets 404."""
     if principal.org_id != consumer_org_id:
         raise NotFound(f"{what} {ident} does not exist", code=f"{what.replace(' ', '_')}_not_found")

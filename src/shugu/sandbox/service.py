@@ -39,6 +39,8 @@ from shugu.sandbox.models import PrivateTable, SandboxQuery
 from shugu.sandbox.rules import latest
 from shugu.sandbox.schemas import RulesIn
 
+ENGINE_FAILURES = ("query_failed", "query_timeout", "query_memory_exceeded")
+
 
 class SandboxSettings(BaseSettings):
     """SHUGU_SANDBOX_* environment variables."""
@@ -168,7 +170,9 @@ def record_refusal(ex: Exchange, principal: Principal, sql: str, error: ShuguErr
                          entitlements={str(p.id): ctx.entitlement_of[p.id] for p in products}
                          if ctx else {}, product_ids=[p.id for p in products], sql=sql,
                          sql_sha256=sha256(sql), template_id=template_id,
-                         review_id=review_id, status="refused", error_code=error.code,
+                         review_id=review_id,
+                         status="failed" if error.code in ENGINE_FAILURES else "refused",
+                         error_code=error.code,
                          error={"message": error.message, **_jsonable(error.details)})
         s.add(q)
         s.flush()
@@ -177,13 +181,23 @@ def record_refusal(ex: Exchange, principal: Principal, sql: str, error: ShuguErr
                       payload={"id": q.id, "consumer_org_id": principal.org_id,
                                "products": sorted(p.slug for p in products),
                                "sql_sha256": q.sql_sha256, "code": error.code,
-                               "details": _jsonable(error.details)})
+                               "details": _public(error.details)})
         return q.id
 
 
 def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
     return {k: v if isinstance(v, (str, int, float, bool, type(None), list)) else str(v)
             for k, v in details.items()}
+
+
+def _public(details: dict[str, Any]) -> dict[str, Any]:
+    """For the ledger, which every organisation reads: the consumer's own table names stay
+    private."""
+    out = _jsonable(details)
+    for k, v in out.items():
+        if isinstance(v, str) and v.lower().startswith(f"{PRIVATE_SCHEMA}."):
+            out[k] = f"{PRIVATE_SCHEMA}.*"
+    return out
 
 
 def run(ex: Exchange, principal: Principal, sql: str, *, template_id: int | None = None,
@@ -319,10 +333,9 @@ def _record(ex: Exchange, principal: Principal, sql: str, ctx: Context, gated: G
 
 def get(session: Session, principal: Principal, query_id: int) -> SandboxQuery:
     q = session.get(SandboxQuery, query_id)
-    if q is None:
-        permissions.own_record(principal, -1, "sandbox query", query_id)
+    permissions.own_record(principal, q.consumer_org_id if q else None, "sandbox query",
+                           query_id)
     assert q is not None
-    permissions.own_record(principal, q.consumer_org_id, "sandbox query", query_id)
     return q
 
 
