@@ -38,7 +38,8 @@ def data(seed: int) -> pa.Table:
 
 @pytest.mark.parametrize(("seed", "k", "masked"), [(1, 5, True), (2, 10, True),
                                                    (3, 10, False), (4, 40, True),
-                                                   (5, 2, True), (6, 100, False)])
+                                                   (5, 2, True), (6, 100, False),
+                                                   (7, 100, True), (8, 3000, True)])
 def test_threshold_matches_exact_distinct_counts(tmp_path: Path, seed: int, k: int,
                                                  masked: bool) -> None:
     table = data(seed)

@@ -30,7 +30,7 @@ from shugu.metering import service as metering
 from shugu.runtime import Exchange
 from shugu.sandbox import history, permissions
 from shugu.sandbox.engine import DuckDBEngine, Engine, EngineSession, Limits, Source
-from shugu.sandbox.engine.identity_cache import MASK, prepared
+from shugu.sandbox.engine.identity_cache import BUCKET, MASK, prepared
 from shugu.sandbox.gate import Catalog, Gated, TableSpec, check, dp_plan
 from shugu.sandbox.gate.catalog import PRIVATE_SCHEMA
 from shugu.sandbox.gate.check import parse
@@ -130,7 +130,8 @@ def sources(ctx: Context, queries: list[Gated], cache: Path) -> list[Source]:
         table = DeltaTable(str(ctx.directories[spec.ref]), version=version)
         files = tuple(table.file_uris())
         if not files:
-            schema = pa.schema(table.schema().to_arrow()).append(pa.field(MASK, pa.uint64()))
+            schema = pa.schema(table.schema().to_arrow()).append(
+                pa.field(MASK, pa.uint64())).append(pa.field(BUCKET, pa.uint16()))
             out.append(Source(view=spec.view, schema=schema))
             continue
         arrow = table.to_pyarrow_dataset() if table.metadata().partition_columns else None

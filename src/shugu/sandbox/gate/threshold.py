@@ -25,6 +25,10 @@ UNDECIDED = "__shugu_undecided"
 SUPPRESSED = "__shugu_suppressed"
 INTERNAL = (UNDECIDED, SUPPRESSED)
 MAX_BUCKETS = 4096
+# Columns the engine's identity-mask copy adds (engine/identity_cache.py).
+MASK_COLUMN = "__shugu_m"
+BUCKET_COLUMN = "__shugu_b"
+MASK_BUCKETS = 4096
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,10 @@ class Threshold:
     def certain_keep(self) -> str:
         if self.mask and self.k <= 32:
             bits = f'BIT_COUNT(BIT_OR("{self.alias}"."{self.mask}"))'
+        elif self.mask and 2 * self.k <= MASK_BUCKETS:
+            bucket = f'"{self.alias}"."{BUCKET_COLUMN}"'
+            bits = (f"BIT_COUNT(BITSTRING_AGG(CAST({bucket} AS INTEGER), 0, "
+                    f"{MASK_BUCKETS - 1}))")
         elif self.k <= 32:
             bits = (f"BIT_COUNT(BIT_OR(CAST(1 AS UBIGINT) << CAST(HASH({self.column()}) % 64 "
                     "AS UBIGINT)))")
