@@ -242,3 +242,13 @@ def test_upload_validation(world: World) -> None:
         world.consumer.upload_private_table("csv_one", b"uscc,seg\n1,x\n", format="csv")
     assert exc.value.status == 409
     assert K == 5
+
+
+def test_differencing_by_a_shifted_range_is_refused(world: World) -> None:
+    """kwh = 1000 + 10 * company + month: the two ranges differ by company 49 alone."""
+    q = f"SELECT region, SUM(kwh) FROM {T} WHERE kwh BETWEEN 1000 AND {{upper}} GROUP BY region"
+    world.consumer.sandbox_query(q.format(upper=1500))
+    with pytest.raises(ShuguAPIError) as exc:
+        world.consumer.sandbox_query(q.format(upper=1490))
+    assert exc.value.code == "differencing_suspected"
+    assert exc.value.details["groups"] == 1
