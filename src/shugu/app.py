@@ -63,6 +63,7 @@ def create_app(exchange: Exchange) -> FastAPI:
     from shugu.metering.routes import router as metering_router
     from shugu.review.routes import router as review_router
     from shugu.rights.routes import router as rights_router
+    from shugu.sandbox.routes import router as sandbox_router
     from shugu.sharing.routes import router as sharing_router
 
     app = FastAPI(
@@ -90,6 +91,7 @@ def create_app(exchange: Exchange) -> FastAPI:
     api.include_router(rights_router)
     api.include_router(contracts_router)
     api.include_router(review_router)
+    api.include_router(sandbox_router)
     app.include_router(api)
     app.include_router(sharing_router)
     return app

@@ -25,6 +25,7 @@ from shugu.metering.schemas import UsageOut
 from shugu.pagination import Page
 from shugu.review import schemas as review
 from shugu.rights import schemas as rights
+from shugu.sandbox import schemas as sandbox
 
 M = TypeVar("M", bound=BaseModel)
 CHUNK = 1024 * 1024
@@ -446,6 +447,88 @@ class Client:
 
     def consistency_proof(self, first: int, second: int) -> ledger.ConsistencyProof:
         return self._get(ledger.ConsistencyProof, "/ledger/consistency", first=first, second=second)
+
+    # -- sandbox --------------------------------------------------------------------------
+
+    def set_analysis_rules(self, slug: str, table: str,
+                           rules: dict[str, Any] | BaseModel) -> sandbox.RulesOut:
+        """As a provider, set a table's analysis rules (each call makes a new version)."""
+        body = rules.model_dump(mode="json", by_alias=True, exclude_none=True) \
+            if isinstance(rules, BaseModel) else rules
+        return self._send("PUT", sandbox.RulesOut,
+                          f"/products/{slug}/tables/{table}/analysis-rules", body)
+
+    def analysis_rules(self, slug: str, table: str,
+                       version: int | None = None) -> sandbox.RulesOut:
+        return self._get(sandbox.RulesOut, f"/products/{slug}/tables/{table}/analysis-rules",
+                         version=version)
+
+    def sandbox_query(self, sql: str) -> sandbox.QueryResult:
+        """Run an aggregate query in the sandbox; tables are named <product>.<table>."""
+        return self._send("POST", sandbox.QueryResult, "/sandbox/queries", {"sql": sql})
+
+    def sandbox_queries(self, *, limit: int | None = None,
+                        page_token: str | None = None) -> Page[sandbox.QueryOut]:
+        return self._get(Page[sandbox.QueryOut], "/sandbox/queries", limit=limit,
+                         page_token=page_token)
+
+    def sandbox_query_info(self, query_id: int) -> sandbox.QueryOut:
+        return self._get(sandbox.QueryOut, f"/sandbox/queries/{query_id}")
+
+    def sandbox_result(self, query_id: int) -> sandbox.QueryResult:
+        return self._get(sandbox.QueryResult, f"/sandbox/queries/{query_id}/result")
+
+    def upload_private_table(self, name: str, source: str | os.PathLike[str] | bytes, *,
+                             format: Literal["auto", "csv", "parquet"] = "auto",
+                             ) -> sandbox.PrivateTableOut:
+        """Upload your own CSV/Parquet table into your sandbox space as mine.<name>."""
+        data = source if isinstance(source, bytes) else Path(source).read_bytes()
+        return sandbox.PrivateTableOut.model_validate(self._request(
+            "PUT", f"/sandbox/tables/{name}", content=data, params={"format": format},
+            headers={"Content-Type": "application/octet-stream"}))
+
+    def private_tables(self) -> list[sandbox.PrivateTableOut]:
+        return self._list(list[sandbox.PrivateTableOut], "/sandbox/tables")
+
+    def delete_private_table(self, name: str) -> None:
+        response = self._http.request("DELETE", f"/sandbox/tables/{name}")
+        if response.status_code >= 400:
+            err = response.json()["error"]
+            raise ShuguAPIError(response.status_code, err["code"], err["message"],
+                                err.get("details"))
+
+    def create_template(self, slug: str, name: str, sql: str, *,
+                        parameters: dict[str, str] | None = None,
+                        description: str | None = None) -> sandbox.TemplateOut:
+        """As a provider, publish a parametrised query (`:name` placeholders)."""
+        return self._send("POST", sandbox.TemplateOut, f"/products/{slug}/templates",
+                          {"name": name, "sql": sql, "parameters": parameters or {},
+                           "description": description})
+
+    def templates(self, slug: str) -> list[sandbox.TemplateOut]:
+        return self._list(list[sandbox.TemplateOut], f"/products/{slug}/templates")
+
+    def run_template(self, template_id: int, **parameters: Any) -> sandbox.QueryResult:
+        return self._send("POST", sandbox.QueryResult, f"/sandbox/templates/{template_id}/run",
+                          {"parameters": {k: v.isoformat() if hasattr(v, "isoformat") else v
+                                          for k, v in parameters.items()}})
+
+    def submit_review(self, product: str, sql: str, *,
+                      note: str | None = None) -> sandbox.ReviewOut:
+        """Ask a provider to approve a custom query; approved, it runs once."""
+        return self._send("POST", sandbox.ReviewOut, "/sandbox/reviews",
+                          {"product": product, "sql": sql, "note": note})
+
+    def reviews(self, *, role: str = "consumer") -> list[sandbox.ReviewOut]:
+        return self._list(list[sandbox.ReviewOut], "/sandbox/reviews", role=role)
+
+    def decide_review(self, review_id: int, approve: bool, *,
+                      note: str | None = None) -> sandbox.ReviewOut:
+        return self._send("POST", sandbox.ReviewOut, f"/sandbox/reviews/{review_id}/decision",
+                          {"approve": approve, "note": note})
+
+    def run_review(self, review_id: int) -> sandbox.QueryResult:
+        return self._send("POST", sandbox.QueryResult, f"/sandbox/reviews/{review_id}/run", {})
 
 
     # -- rights: fingerprints, registrations, certificates, pledges ----------------------

@@ -18,9 +18,17 @@ from shugu.rights.models import (
     ProofDocument,
     Registration,
 )
+from shugu.sandbox.models import (
+    AnalysisRule,
+    PrivateTable,
+    QueryReview,
+    QueryTemplate,
+    SandboxQuery,
+)
 
 __all__ = [
     "Agreement",
+    "AnalysisRule",
     "ApiToken",
     "Base",
     "Certificate",
@@ -41,11 +49,15 @@ __all__ = [
     "Offer",
     "Organization",
     "Pledge",
+    "PrivateTable",
     "Product",
     "ProductTag",
     "ProofDocument",
+    "QueryReview",
+    "QueryTemplate",
     "Registration",
     "Revision",
+    "SandboxQuery",
     "SearchTerm",
     "Settlement",
     "SettlementLine",
