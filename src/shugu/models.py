@@ -7,6 +7,7 @@ from shugu.entitlements.models import Entitlement
 from shugu.identity.models import ApiToken, Organization, User
 from shugu.ledger.models import LedgerEvent, LedgerHead, LedgerNode, TreeHead
 from shugu.metering.models import UsageRecord
+from shugu.sandbox.dp.models import PrivacyBudget
 
 __all__ = [
     "Agreement",
@@ -22,6 +23,7 @@ __all__ = [
     "NegotiationStep",
     "Offer",
     "Organization",
+    "PrivacyBudget",
     "Product",
     "ProductTag",
     "Revision",

@@ -1,0 +1,1 @@
+"""The sandbox: approved computations on data the consumer can use but never see."""
