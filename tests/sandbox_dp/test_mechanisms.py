@@ -17,7 +17,14 @@ import pytest
 
 from shugu.errors import InvalidInput
 from shugu.sandbox.dp import accuracy, mechanisms
-from shugu.sandbox.dp.mechanisms import noisy_avg, noisy_count, noisy_sum
+from shugu.sandbox.dp.mechanisms import (
+    noisy_avg,
+    noisy_avg_releases,
+    noisy_count,
+    noisy_counts,
+    noisy_sum,
+    noisy_sums,
+)
 
 DRAWS = 4000
 
@@ -136,6 +143,30 @@ def test_avg_of_a_tiny_group_is_clamped_to_the_bounds() -> None:
     assert all(-1.0 <= noisy_avg(0.0, 0, -1.0, 1.0, 0.001) <= 1.0 for _ in range(200))
 
 
+def test_group_by_forms_noise_every_group_independently() -> None:
+    groups = 8
+    counts = [100 * (g + 1) for g in range(groups)]
+    draws = [noisy_counts(counts, 0.1) for _ in range(DRAWS // 4)]
+    assert all(len(d) == groups and all(isinstance(v, int) for v in d) for d in draws)
+    for g in (0, groups - 1):
+        assert_laplace_like([d[g] for d in draws], counts[g], 10.0)
+    # Independent noise per group: the errors of two groups are uncorrelated.
+    errors = [(d[0] - counts[0], d[1] - counts[1]) for d in draws]
+    assert abs(statistics.correlation(*zip(*errors, strict=True))) < 0.2
+    sums = noisy_sums([10.0, 20.0, 30.0], 0.0, 5.0, 1.0)
+    assert len(sums) == 3 and all(isinstance(v, float) for v in sums)
+    assert [type(v) for v in noisy_sums([10, 20], 0, 5, 1.0)] == [int, int]
+    releases = noisy_avg_releases([1000, 0], [400, 0], 0, 5, 1.0)
+    assert all(0 <= r.value <= 5 for r in releases) and releases[0].integer
+    assert noisy_counts([], 1.0) == [] and noisy_sums([], 0, 1, 1.0) == []
+    with pytest.raises(InvalidInput) as info:
+        noisy_avg_releases([1.0, 2.0], [1], 0, 5, 1.0)
+    assert info.value.code == "invalid_count"
+    with pytest.raises(InvalidInput) as info:
+        noisy_counts([3, -1], 1.0)
+    assert info.value.code == "invalid_count"
+
+
 def test_avg_refuses_an_unclamped_sum() -> None:
     with pytest.raises(InvalidInput) as info:
         noisy_avg(2000, 10, 0, 10, 1.0)
@@ -154,6 +185,15 @@ def test_bad_epsilon_is_refused(epsilon: object) -> None:
                  lambda: noisy_sum(10, 0, 5, epsilon),  # type: ignore[arg-type]
                  lambda: noisy_avg(10, 5, 0, 5, epsilon),  # type: ignore[arg-type]
                  lambda: accuracy.count_margin(epsilon)):  # type: ignore[arg-type]
+        with pytest.raises(InvalidInput) as info:
+            call()
+        assert info.value.code == "invalid_epsilon"
+
+
+def test_epsilon_too_small_for_the_bounds_is_refused() -> None:
+    for call in (lambda: noisy_sum(1.0, 0.0, 1e300, 1e-300),
+                 lambda: noisy_count(1, 5e-324),
+                 lambda: accuracy.sum_margin(0.0, 1e300, 1e-10)):
         with pytest.raises(InvalidInput) as info:
             call()
         assert info.value.code == "invalid_epsilon"

@@ -8,6 +8,8 @@ bounds, never on the data, so publishing them costs no privacy.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
+from numbers import Integral
 
 import opendp.prelude as dp
 
@@ -25,10 +27,20 @@ def _alpha(confidence: float) -> float:
     return 1 - float(confidence)
 
 
+@lru_cache(maxsize=4096)
+def _margin(scale: float, alpha: float, integer: bool) -> float:
+    """Cached: OpenDP's accuracy functions cost ~0.1 ms a call, and a GROUP BY asks the
+    same question for every group."""
+    if scale == 0:
+        return 0.0
+    if integer:
+        return float(dp.discrete_laplacian_scale_to_accuracy(scale, alpha))
+    return float(dp.laplacian_scale_to_accuracy(scale, alpha))
+
+
 def count_margin(epsilon: float, confidence: float = DEFAULT_CONFIDENCE) -> float:
     """|noisy_count − count| ≤ this with the given probability."""
-    alpha = _alpha(confidence)
-    return float(dp.discrete_laplacian_scale_to_accuracy(count_scale(epsilon), alpha))
+    return _margin(count_scale(epsilon), _alpha(confidence), True)
 
 
 def sum_margin(lower: float, upper: float, epsilon: float,
@@ -36,12 +48,10 @@ def sum_margin(lower: float, upper: float, epsilon: float,
     """|noisy_sum − clamped sum| ≤ this with the given probability (pass integer=True for
     integer columns, whose noise is discrete)."""
     alpha = _alpha(confidence)
-    scale = sum_scale(lower, upper, epsilon, integer=integer)
-    if scale == 0:
-        return 0.0
-    if integer:
-        return float(dp.discrete_laplacian_scale_to_accuracy(scale, alpha))
-    return float(dp.laplacian_scale_to_accuracy(scale, alpha))
+    # As in the mechanism: integer noise only when both bounds are integers too.
+    integer = integer and all(isinstance(b, Integral) and not isinstance(b, bool)
+                              for b in (lower, upper))
+    return _margin(sum_scale(lower, upper, epsilon, integer=integer), alpha, integer)
 
 
 def avg_interval(release: AvgRelease,

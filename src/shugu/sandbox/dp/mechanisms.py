@@ -12,6 +12,12 @@ private and no upper bound on it is assumed ("unbounded" DP).
 - AVG: ε/2 for a noisy sum and ε/2 for a noisy count (sequential composition), then the
   ratio, clamped to the bounds (post-processing costs no privacy).
 
+The plural forms release one aggregate for every group of a GROUP BY in one OpenDP call: the
+groups are disjoint (each row is in exactly one), so adding or removing a row moves the
+vector of group aggregates by at most the per-row sensitivity in L1, and the whole vector
+costs ε (parallel composition). One call instead of one per group saves OpenDP's per-call
+overhead (~0.2 ms); the sampling itself costs ~20 µs per integer and ~50 µs per float value.
+
 OpenDP needs only its "contrib" feature here: the Laplace measurement and the sum
 transformation are contributed (not yet formally vetted) code. We do not enable
 "floating-point" (float Laplace in OpenDP 0.16 is discretised exactly and does not need it)
@@ -21,6 +27,7 @@ nor "honest-but-curious" (we pass no Python callbacks into OpenDP).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -89,18 +96,22 @@ def _sum_sensitivity(lower: int | float, upper: int | float, integer: bool) -> i
 @lru_cache(maxsize=4096)
 def _laplace(sensitivity: int | float, epsilon: float,
              integer: bool) -> tuple[dp.Measurement, float]:
-    """The Laplace measurement that spends at most ε at distance `sensitivity`, and its scale.
+    """The Laplace measurement over a vector (L1 distance) that spends at most ε at distance
+    `sensitivity`, and its scale.
 
     scale = sensitivity/ε can come out one ulp too small for OpenDP's (rounded-up) privacy
     map, so the scale is nudged upwards until OpenDP itself certifies ε.
     """
     if integer:
-        domain, metric = dp.atom_domain(T="i64"), dp.absolute_distance(T="i64")
+        domain, metric = dp.atom_domain(T="i64"), dp.l1_distance(T="i64")
     else:
-        domain, metric = dp.atom_domain(T="f64", nan=False), dp.absolute_distance(T="f64")
+        domain, metric = dp.atom_domain(T="f64", nan=False), dp.l1_distance(T="f64")
     scale = sensitivity / epsilon
+    if not math.isfinite(scale):
+        raise InvalidInput("epsilon is too small for these bounds: the noise would be infinite",
+                           code="invalid_epsilon")
     for _ in range(64):
-        m = dp.m.make_laplace(domain, metric, scale)
+        m = dp.m.make_laplace(dp.vector_domain(domain), metric, scale)
         if m.map(sensitivity) <= epsilon:
             return m, scale
         scale = math.nextafter(scale, math.inf) * (1 + 1e-15)
@@ -113,11 +124,11 @@ def count_scale(epsilon: float) -> float:
     return _laplace(1, check_epsilon(epsilon), True)[1]
 
 
-def _sum_kind(clamped_sum: object, lower: object, upper: object) -> bool:
-    """Integer columns (integer bounds and sum) get integer noise; everything else floats."""
-    return (_is_int(clamped_sum) and _is_int(lower) and _is_int(upper)
-            and abs(int(clamped_sum)) <= _I64_SAFE  # type: ignore[call-overload]
-            and max(abs(int(lower)), abs(int(upper))) <= _I64_SAFE)  # type: ignore[call-overload]
+def _integer_sums(sums: Sequence[object], lower: object, upper: object) -> bool:
+    """Integer columns (integer bounds and sums) get integer noise; everything else floats."""
+    return (_is_int(lower) and _is_int(upper)
+            and max(abs(int(lower)), abs(int(upper))) <= _I64_SAFE  # type: ignore[call-overload]
+            and all(_is_int(v) and abs(int(v)) <= _I64_SAFE for v in sums))  # type: ignore[call-overload]
 
 
 def sum_scale(lower: float, upper: float, epsilon: float, *, integer: bool = False) -> float:
@@ -129,17 +140,48 @@ def sum_scale(lower: float, upper: float, epsilon: float, *, integer: bool = Fal
     return _laplace(_sum_sensitivity(lo, hi, False), eps, False)[1]
 
 
+def noisy_counts(true_counts: Sequence[int], epsilon: float) -> list[int]:
+    """The counts of the disjoint groups of one GROUP BY, each plus discrete Laplace noise
+    of scale 1/ε; ε covers all of them."""
+    eps = check_epsilon(epsilon)
+    counts = [_check_count(c) for c in true_counts]
+    if any(c > _I64_SAFE for c in counts):
+        raise InvalidInput("count is too large", code="invalid_count")
+    if not counts:
+        return []
+    measurement, _ = _laplace(1, eps, True)
+    return [int(v) for v in measurement(counts)]
+
+
 def noisy_count(true_count: int, epsilon: float) -> int:
     """COUNT(*) (or COUNT(col)) plus discrete Laplace noise of scale 1/ε.
 
     The result can be negative for tiny counts; callers that show counts may clamp at 0
     (post-processing) but must not drop rows by the true count."""
-    count = _check_count(true_count)
+    return noisy_counts([true_count], epsilon)[0]
+
+
+def noisy_sums(clamped_sums: Sequence[float], lower: float, upper: float,
+               epsilon: float) -> list[float]:
+    """The clamped sums of the disjoint groups of one GROUP BY, each plus Laplace noise;
+    ε covers all of them. Integer sums with integer bounds get integer noise and stay ints."""
     eps = check_epsilon(epsilon)
-    if count > _I64_SAFE:
-        raise InvalidInput("count is too large", code="invalid_count")
-    measurement, _ = _laplace(1, eps, True)
-    return int(measurement(count))
+    lo, hi = check_bounds(lower, upper)
+    values = [_finite("clamped_sum", v, "invalid_value") for v in clamped_sums]
+    if not values:
+        return []
+    if _integer_sums(clamped_sums, lower, upper):
+        sensitivity = _sum_sensitivity(int(lower), int(upper), True)  # type: ignore[call-overload]
+        exact = [int(v) for v in clamped_sums]  # type: ignore[call-overload]
+        if sensitivity == 0:
+            return exact  # type: ignore[return-value]
+        measurement, _ = _laplace(sensitivity, eps, True)
+        return [int(v) for v in measurement(exact)]
+    sensitivity = _sum_sensitivity(lo, hi, False)
+    if sensitivity == 0:
+        return values
+    measurement, _ = _laplace(sensitivity, eps, False)
+    return [float(v) for v in measurement(values)]
 
 
 def noisy_sum(clamped_sum: float, lower: float, upper: float, epsilon: float) -> float:
@@ -147,20 +189,7 @@ def noisy_sum(clamped_sum: float, lower: float, upper: float, epsilon: float) ->
 
     When the sum and both bounds are integers the noise is discrete and the result is an int
     (integer columns stay integers); otherwise it is a float."""
-    eps = check_epsilon(epsilon)
-    lo, hi = check_bounds(lower, upper)
-    value = _finite("clamped_sum", clamped_sum, "invalid_value")
-    if _sum_kind(clamped_sum, lower, upper):
-        sensitivity = _sum_sensitivity(int(lower), int(upper), True)  # type: ignore[call-overload]
-        if sensitivity == 0:
-            return int(clamped_sum)  # type: ignore[call-overload]
-        measurement, _ = _laplace(sensitivity, eps, True)
-        return int(measurement(int(clamped_sum)))  # type: ignore[call-overload]
-    sensitivity = _sum_sensitivity(lo, hi, False)
-    if sensitivity == 0:
-        return value
-    measurement, _ = _laplace(sensitivity, eps, False)
-    return float(measurement(value))
+    return noisy_sums([clamped_sum], lower, upper, epsilon)[0]
 
 
 @dataclass(frozen=True)
@@ -176,27 +205,39 @@ class AvgRelease:
     integer: bool
 
 
-def noisy_avg_release(clamped_sum: float, count: int, lower: float, upper: float,
-                      epsilon: float) -> AvgRelease:
-    """AVG as noisy_sum(ε/2) / noisy_count(ε/2), clamped to [lower, upper].
+def noisy_avg_releases(clamped_sums: Sequence[float], counts: Sequence[int], lower: float,
+                       upper: float, epsilon: float) -> list[AvgRelease]:
+    """AVG for each disjoint group: noisy_sums(ε/2) / noisy_counts(ε/2), clamped to
+    [lower, upper]. `counts` are the numbers of values summed (COUNT(col), not COUNT(*)).
 
     A noisy count below 1 says the group is (nearly) empty: the midpoint of the bounds is
     returned, which depends on the data only through the noisy count."""
     eps = check_epsilon(epsilon)
     lo, hi = check_bounds(lower, upper)
-    n = _check_count(count)
-    total = _finite("clamped_sum", clamped_sum, "invalid_value")
-    # A sum no clamped column could give means the caller forgot to clamp: refusing it keeps
-    # the noise honest (the sensitivity below assumes clamping). Tolerance for float sums.
-    slack = 1e-9 * max(1.0, abs(lo), abs(hi)) * max(n, 1)
-    if not (lo * n - slack <= total <= hi * n + slack):
-        raise InvalidInput("the sum is outside count × [lower, upper]: values were not clamped",
-                           code="unclamped_sum")
-    s = noisy_sum(clamped_sum, lower, upper, eps / 2)
-    c = noisy_count(n, eps / 2)
-    value = (lo + hi) / 2 if c < 1 else min(hi, max(lo, s / c))
-    return AvgRelease(value=value, noisy_sum=s, noisy_count=c, lower=lo, upper=hi,
-                      epsilon=eps, integer=_sum_kind(clamped_sum, lower, upper))
+    ns = [_check_count(c) for c in counts]
+    totals = [_finite("clamped_sum", v, "invalid_value") for v in clamped_sums]
+    if len(ns) != len(totals):
+        raise InvalidInput("one count per sum is needed", code="invalid_count")
+    for total, n in zip(totals, ns, strict=True):
+        # A sum no clamped column could give means the caller forgot to clamp: refusing it
+        # keeps the noise honest (the sensitivity assumes clamping). Slack for float sums.
+        slack = 1e-9 * max(1.0, abs(lo), abs(hi)) * max(n, 1)
+        if not (lo * n - slack <= total <= hi * n + slack):
+            raise InvalidInput("the sum is outside count × [lower, upper]: values were not "
+                               "clamped", code="unclamped_sum")
+    sums = noisy_sums(clamped_sums, lower, upper, eps / 2)
+    noisy_ns = noisy_counts(ns, eps / 2)
+    integer = _integer_sums(clamped_sums, lower, upper)
+    return [AvgRelease(value=(lo + hi) / 2 if c < 1 else min(hi, max(lo, s / c)),
+                       noisy_sum=s, noisy_count=c, lower=lo, upper=hi, epsilon=eps,
+                       integer=integer)
+            for s, c in zip(sums, noisy_ns, strict=True)]
+
+
+def noisy_avg_release(clamped_sum: float, count: int, lower: float, upper: float,
+                      epsilon: float) -> AvgRelease:
+    """AVG as noisy_sum(ε/2) / noisy_count(ε/2), with the parts (see `noisy_avg_releases`)."""
+    return noisy_avg_releases([clamped_sum], [count], lower, upper, epsilon)[0]
 
 
 def noisy_avg(clamped_sum: float, count: int, lower: float, upper: float,
