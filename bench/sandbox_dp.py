@@ -34,7 +34,7 @@ from pathlib import Path
 
 import duckdb
 
-from shugu.sandbox.dp import accuracy
+from shugu.sandbox.dp import accuracy, sql
 from shugu.sandbox.dp.mechanisms import noisy_avg_releases, noisy_counts, noisy_sums
 
 HERE = Path(__file__).parent
@@ -64,10 +64,8 @@ def dataset(rows: int) -> Path:
 
 
 def clamp(column: str, lower: float, upper: float) -> str:
-    """SUM over the column clamped to its declared bounds (CASE measured faster than
-    LEAST(GREATEST(...)) in DuckDB 2.0; NULLs stay out of the sum as in plain SUM)."""
-    return (f"SUM(CASE WHEN {column} < {lower} THEN {lower} WHEN {column} > {upper} "
-            f"THEN {upper} ELSE {column} END)")
+    """SUM over the column clamped to its declared bounds, as the gate would build it."""
+    return sql.clamped_sum(column, lower, upper).sql("duckdb")
 
 
 def shugu_release(conn: duckdb.DuckDBPyConnection, epsilon: float,
