@@ -7,8 +7,9 @@ private and no upper bound on it is assumed ("unbounded" DP).
 
 - COUNT: sensitivity 1; discrete Laplace (OpenDP `make_laplace` on i64), scale 1/ε.
 - SUM: sensitivity taken from OpenDP's own `make_sum` stability map for the declared bounds
-  (max(|lower|, |upper|) for integers; for floats OpenDP adds an allowance for rounding in
-  float summation, CSVW22); discrete Laplace for integer columns, Laplace for floats.
+  (max(|lower|, |upper|) for integers; for floats OpenDP's bound for float summation, which
+  is upper - lower for mixed-sign bounds plus a rounding allowance, CSVW22); discrete
+  Laplace for integer columns, Laplace for floats.
 - AVG: ε/2 for a noisy sum and ε/2 for a noisy count (sequential composition), then the
   ratio, clamped to the bounds (post-processing costs no privacy).
 
