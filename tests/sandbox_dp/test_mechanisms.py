@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import random
 import statistics
+from decimal import Decimal
 
 import opendp.prelude as dp
 import pytest
@@ -219,7 +220,7 @@ def test_bad_values_are_refused() -> None:
     with pytest.raises(InvalidInput) as info:
         noisy_avg(1.0, -3, 0, 1, 1.0)
     assert info.value.code == "invalid_count"
-    for value in (math.nan, math.inf, -math.inf, "3", None):
+    for value in (math.nan, math.inf, -math.inf, "3", None, Decimal("sNaN"), 10**400):
         with pytest.raises(InvalidInput) as info:
             noisy_sum(value, 0, 1, 1.0)  # type: ignore[arg-type]
         assert info.value.code == "invalid_value"

@@ -50,7 +50,10 @@ _MAX_BOUND = 1e300
 def _finite(name: str, value: object, code: str) -> float:
     if isinstance(value, bool) or not isinstance(value, Real | Decimal):
         raise InvalidInput(f"{name} must be a number", code=code)
-    f = float(value)
+    try:
+        f = float(value)
+    except (ValueError, OverflowError):  # a signalling NaN, an int beyond any float
+        f = math.nan
     if not math.isfinite(f):
         raise InvalidInput(f"{name} must be finite, got {value!r}", code=code)
     return f
