@@ -18,6 +18,7 @@ from shugu.rights.models import (
     ProofDocument,
     Registration,
 )
+from shugu.sandbox.dp.models import PrivacyBudget
 from shugu.sandbox.models import (
     AnalysisRule,
     PrivateTable,
@@ -49,6 +50,7 @@ __all__ = [
     "Offer",
     "Organization",
     "Pledge",
+    "PrivacyBudget",
     "PrivateTable",
     "Product",
     "ProductTag",
