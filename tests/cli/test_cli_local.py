@@ -73,6 +73,16 @@ def test_demo_seeds_and_prints_tokens(tmp_path: Path) -> None:
                             timeout=300)
     assert second.returncode == 0, second.stderr
     assert "5,000 rows" in second.stdout
+    # The bank's rights come from agreements concluded through the negotiation, once.
+    import sqlite3
+
+    with sqlite3.connect(data_dir / "shugu.db") as db:
+        assert db.execute("SELECT plan FROM agreements ORDER BY id").fetchall() == \
+            [("subscription",), ("per_query",)]
+        assert db.execute("SELECT DISTINCT source FROM entitlements").fetchall() == \
+            [("agreement",)]
+        assert db.execute("SELECT count(*) FROM offers").fetchone() == (3,)
+    assert "billing run" in out and "voucher list" in out
     verify = subprocess.run([*SHUGU, "ledger", "verify", "--data-dir", str(data_dir)],
                             env=env_for(data_dir), capture_output=True, text=True, timeout=120)
     assert verify.returncode == 0, verify.stdout + verify.stderr

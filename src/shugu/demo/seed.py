@@ -6,6 +6,7 @@ import functools
 import json
 import tempfile
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -15,9 +16,10 @@ from shugu.catalog import products, schemas
 from shugu.catalog.ingest.options import IngestOptions
 from shugu.catalog.ingest.service import ingest_file
 from shugu.catalog.models import Product
+from shugu.contracts import negotiation, offers
+from shugu.contracts.models import Offer
+from shugu.contracts.schemas import NegotiationIn, OfferIn
 from shugu.demo import data
-from shugu.entitlements import service as entitlements
-from shugu.entitlements.schemas import Quotas
 from shugu.identity import schemas as id_schemas
 from shugu.identity import service as identity
 from shugu.identity.models import Organization, User
@@ -89,6 +91,14 @@ class DemoReport:
         say(f"  curl -H 'Authorization: Bearer {token}' '{base_url}/api/v1/search?q=用电'")
         say(f"  shugu --url {base_url} --token {token} search 用电")
         say(f"  shugu ledger verify --data-dir {data_dir}")
+        op = self.tokens.get("operator", ("", "<token>"))[1]
+        say("\nThe bank holds two agreements (an annual subscription and a per-query plan); "
+            "bill and settle them, then check a trade voucher offline:")
+        say(f"  shugu --url {base_url} --token {token} agreement list")
+        say(f"  shugu --url {base_url} --token {op} billing run --until "
+            f"{datetime.now(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}")
+        say(f"  shugu --url {base_url} --token {op} settlement create")
+        say(f"  shugu --url {base_url} --token {token} voucher list")
         if self.profile is not None:
             say(f"\nThe bank's Delta Sharing profile: {self.profile}")
             say("  python -c \"import delta_sharing; print(delta_sharing.load_as_pandas("
@@ -96,22 +106,51 @@ class DemoReport:
         say("")
 
 
+def _policy(*extra: dict[str, object]) -> dict[str, object]:
+    return {"@context": "http://www.w3.org/ns/odrl.jsonld", "@type": "Offer",
+            "permission": [{"action": "use", "constraint": [
+                {"leftOperand": "deliveryMode", "operator": "isAnyOf",
+                 "rightOperand": ["share", "sandbox"]},
+                {"leftOperand": "purpose", "operator": "isAnyOf",
+                 "rightOperand": ["credit_risk", "internal_analytics", "academic_research"]},
+                {"leftOperand": "recipientRole", "operator": "isAnyOf",
+                 "rightOperand": ["consumer"]}, *extra],
+                "duty": [{"action": "delete"}]}],
+            "prohibition": [{"action": "distribute"}, {"action": "sell"}]}
+
+
+# (product, offer title, plan, period, price in fen, extra constraints, approval)
+OFFERS = (
+    (POWER.slug, "年度订阅 annual subscription", "subscription", "year", 12_000_000,
+     ({"leftOperand": "epsilon", "operator": "lteq", "rightOperand": 10.0},), "instant"),
+    (POWER.slug, "模型训练 model training (needs approval)", "one_time", None, 50_000_000,
+     (), "manual"),
+    (INDEX.slug, "按次计费 per query", "per_query", None, 500,
+     ({"leftOperand": "count", "operator": "lteq", "rightOperand": 10_000,
+       "unit": "queries"},), "instant"),
+)
+
+
 def _share_with_the_bank(ex: Exchange, grid: Principal, bank_id: int,
                          report: DemoReport) -> None:
-    """The bank holds a share + sandbox entitlement to the demo products and a profile file."""
+    """The grid publishes offers; the bank takes the instant ones through the negotiation
+    (an agreement each, frozen on the ledger, creating its entitlement) and gets a Delta
+    Sharing profile."""
     with ex.transaction() as s:
-        held = {p.id for _e, p in entitlements.live_products(s, bank_id, "share")}
-        for spec in (POWER, INDEX):
-            product = s.scalar(select(Product).where(Product.slug == spec.slug))
-            if product is not None and product.id not in held:
-                entitlements.create(
-                    s, actor=grid.actor, consumer_org_id=bank_id, product=product,
-                    modes=["share", "sandbox"], valid_from=None, valid_until=None,
-                    quotas=Quotas(), source="direct", granted_by_user_id=grid.user_id,
-                    note="demo")
-        bank = s.get(Organization, bank_id)
-        assert bank is not None
-        who = _principal(s, _admin_of(s, bank))
+        bank_org = s.get(Organization, bank_id)
+        assert bank_org is not None
+        bank = _principal(s, _admin_of(s, bank_org))
+        if s.scalar(select(Offer.id).limit(1)) is None:
+            for slug, title, plan, period, price, extra, approval in OFFERS:
+                offer = offers.create(s, grid, slug, OfferIn(
+                    title=title, plan=plan, period=period, price_fen=price,  # type: ignore[arg-type]
+                    approval=approval, policy=_policy(*extra)))  # type: ignore[arg-type]
+                if approval == "instant":
+                    negotiation.request(s, bank, NegotiationIn(
+                        offer_id=offer.id, purpose="credit_risk",
+                        purpose_text="小微企业信贷风控 SME credit risk"))
+    with ex.transaction() as s:
+        who = _principal(s, _admin_of(s, s.get(Organization, bank_id)))  # type: ignore[arg-type]
         token, secret = identity.create_token(
             s, who, id_schemas.TokenIn(name="demo profile", expires_in_days=30), ex.token_ttl,
             scope="sharing")
