@@ -143,3 +143,20 @@ def test_recipient_named_by_uscc(provider: Client, consumer: Client, orgs: Orgs,
     e = api_error(lambda: other.request_offer(oid, "credit_risk"))
     assert e.code == "policy_denied"
     assert consumer.request_offer(oid, "credit_risk").state == "FINALIZED"
+
+
+def test_operators_and_auditors_read_agreements(provider: Client, consumer: Client,
+                                                operator: Client, orgs: Orgs,
+                                                product: str) -> None:
+    oid = offer(provider)
+    aid = consumer.request_offer(oid, "credit_risk").agreement_id
+    assert aid is not None
+    auditor = orgs.new(["auditor"], "审计署")
+    for overseer in (operator, auditor):
+        assert overseer.get_agreement(aid).id == aid
+        assert [a.id for a in overseer.list_agreements(role="all").items] == [aid]
+    # Reading is all they may do: they are no party to terminate it.
+    assert api_error(lambda: auditor.terminate_agreement(aid, "x")).code == \
+        "agreement_not_found"
+    assert api_error(lambda: consumer.list_agreements(role="all")).code == \
+        "operator_or_auditor_required"

@@ -163,7 +163,7 @@ def confirm_deletion(session: Session, principal: Principal, agreement_id: int) 
 
 
 def get(session: Session, principal: Principal, agreement_id: int) -> Agreement:
-    return permissions.agreement_side(session, principal, agreement_id)[0]
+    return permissions.readable_agreement(session, principal, agreement_id)
 
 
 def list_for(session: Session, principal: Principal, role: str, limit: int | None,

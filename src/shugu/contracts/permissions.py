@@ -99,8 +99,26 @@ def agreement_side(session: Session, principal: Principal, agreement_id: int, *,
     raise NotFound(f"agreement {agreement_id} does not exist", code="agreement_not_found")
 
 
+def is_overseer(principal: Principal) -> bool:
+    """Operators and auditors read every agreement (disputes, audits); they are no party."""
+    return principal.is_operator or "auditor" in principal.org_roles
+
+
+def readable_agreement(session: Session, principal: Principal, agreement_id: int) -> Agreement:
+    if is_overseer(principal):
+        a = session.get(Agreement, agreement_id)
+        if a is not None:
+            return a
+    return agreement_side(session, principal, agreement_id)[0]
+
+
 def as_side(query: Select[T], consumer_col: Any, provider_col: Any, principal: Principal,
             role: str) -> Select[T]:
+    if role == "all":
+        if not is_overseer(principal):
+            raise Forbidden("only operators and auditors may list every agreement",
+                            code="operator_or_auditor_required")
+        return query
     if role == "consumer":
         return query.where(consumer_col == principal.org_id)
     if role == "provider":

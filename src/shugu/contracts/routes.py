@@ -120,9 +120,11 @@ def terminate_negotiation(negotiation_id: int, body: schemas.TerminateIn, ex: Ex
 
 
 @router.get("/agreements", response_model=Page[schemas.AgreementOut])
-def list_agreements(ex: ExchangeDep, who: PrincipalDep, role: Role = "consumer",
+def list_agreements(ex: ExchangeDep, who: PrincipalDep,
+                    role: Literal["consumer", "provider", "all"] = "consumer",
                     limit: int | None = None,
                     page_token: str | None = None) -> Page[schemas.AgreementOut]:
+    """Agreements of the caller's side; `role=all`: every agreement (operators, auditors)."""
     with ex.read() as s:
         return agreements.list_for(s, who, role, limit, page_token)
 
