@@ -19,12 +19,8 @@ from shugu.identity.principal import Principal
 T = TypeVar("T", bound=tuple[Any, ...])
 
 
-def is_overseer(principal: Principal) -> bool:
-    return principal.is_operator or "auditor" in principal.org_roles
-
-
 def require_overseer(principal: Principal) -> None:
-    if not is_overseer(principal):
+    if not principal.is_overseer:
         raise Forbidden("only operators and auditors may see settlements",
                         code="operator_or_auditor_required")
 
@@ -46,7 +42,7 @@ def invoices_for(query: Select[T], principal: Principal, role: str) -> Select[T]
 
 
 def _party(session: Session, principal: Principal, invoice: Invoice) -> bool:
-    if is_overseer(principal) or principal.org_id in (invoice.consumer_org_id,
+    if principal.is_overseer or principal.org_id in (invoice.consumer_org_id,
                                                       invoice.provider_org_id):
         return True
     line = session.query(SettlementLine).filter_by(invoice_id=invoice.id).one_or_none()

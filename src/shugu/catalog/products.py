@@ -183,7 +183,7 @@ def publish_revision(
     return revision
 
 
-def _revision(session: Session, product: Product, number: int) -> Revision:
+def find_revision(session: Session, product: Product, number: int) -> Revision:
     revision = session.scalar(select(Revision).where(
         Revision.product_id == product.id, Revision.number == number))
     if revision is None:
@@ -196,7 +196,7 @@ def revoke_revision(
     session: Session, principal: Principal, slug: str, number: int, reason: str
 ) -> Revision:
     product = owned_product(session, principal, slug)
-    revision = _revision(session, product, number)
+    revision = find_revision(session, product, number)
     if revision.status == "revoked":
         raise Conflict(f"revision {number} is already revoked", code="revision_revoked")
     revision.status = "revoked"
@@ -215,4 +215,4 @@ def list_revisions(session: Session, principal: Principal, slug: str) -> list[Re
 
 
 def get_revision(session: Session, principal: Principal, slug: str, number: int) -> Revision:
-    return _revision(session, visible_product(session, principal, slug), number)
+    return find_revision(session, visible_product(session, principal, slug), number)

@@ -99,13 +99,8 @@ def agreement_side(session: Session, principal: Principal, agreement_id: int, *,
     raise NotFound(f"agreement {agreement_id} does not exist", code="agreement_not_found")
 
 
-def is_overseer(principal: Principal) -> bool:
-    """Operators and auditors read every agreement (disputes, audits); they are no party."""
-    return principal.is_operator or "auditor" in principal.org_roles
-
-
 def readable_agreement(session: Session, principal: Principal, agreement_id: int) -> Agreement:
-    if is_overseer(principal):
+    if principal.is_overseer:
         a = session.get(Agreement, agreement_id)
         if a is not None:
             return a
@@ -115,7 +110,7 @@ def readable_agreement(session: Session, principal: Principal, agreement_id: int
 def as_side(query: Select[T], consumer_col: Any, provider_col: Any, principal: Principal,
             role: str) -> Select[T]:
     if role == "all":
-        if not is_overseer(principal):
+        if not principal.is_overseer:
             raise Forbidden("only operators and auditors may list every agreement",
                             code="operator_or_auditor_required")
         return query

@@ -27,6 +27,11 @@ class Principal:
     def is_operator(self) -> bool:
         return self.is_platform or "operator" in self.org_roles
 
+    @property
+    def is_overseer(self) -> bool:
+        """Operators and auditors: they read every trade record, as no party to it."""
+        return self.is_operator or "auditor" in self.org_roles
+
     def require_role(self, role: str) -> None:
         if role not in self.org_roles:
             raise Forbidden(

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
+from shugu.catalog.ingest.source import hash_file
 from shugu.config import Settings
-
-_CHUNK = 1024 * 1024
 
 
 def documents_dir(settings: Settings) -> Path:
@@ -17,13 +15,7 @@ def documents_dir(settings: Settings) -> Path:
 
 def store(settings: Settings, upload: Path) -> tuple[str, int]:
     """Hash an uploaded file and move it to its content address; (sha256, size)."""
-    digest = hashlib.sha256()
-    size = 0
-    with open(upload, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    sha = digest.hexdigest()
+    sha, size = hash_file(upload)
     target = documents_dir(settings) / sha[:2] / sha
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.exists():  # the same bytes uploaded before

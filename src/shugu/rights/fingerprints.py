@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from shugu.catalog.ingest.errors import StorageInconsistent
 from shugu.catalog.models import DataTable, Product, Revision
 from shugu.catalog.permissions import find_product, owned_product
+from shugu.catalog.products import find_revision
 from shugu.db import utcnow
 from shugu.errors import Conflict, NotFound
 from shugu.identity.principal import Principal
@@ -17,15 +18,6 @@ from shugu.ledger import service as ledger
 from shugu.rights import fingerprint as fp
 from shugu.rights import schemas
 from shugu.rights.models import Fingerprint
-
-
-def _revision(session: Session, product: Product, number: int) -> Revision:
-    revision = session.scalar(select(Revision).where(
-        Revision.product_id == product.id, Revision.number == number))
-    if revision is None:
-        raise NotFound(f"product {product.slug!r} has no revision {number}",
-                       code="revision_not_found")
-    return revision
 
 
 def existing(session: Session, revision: Revision) -> Fingerprint | None:
@@ -37,7 +29,7 @@ def plan(session: Session, principal: Principal, tables_dir: Path, slug: str,
     """Check the caller may fingerprint the revision; the stored fingerprint if there is one,
     otherwise what to hash (the hashing runs outside any transaction)."""
     product = owned_product(session, principal, slug)
-    revision = _revision(session, product, number)
+    revision = find_revision(session, product, number)
     if revision.status == "revoked":
         raise Conflict(f"revision {number} is revoked", code="revision_revoked")
     found = existing(session, revision)
@@ -58,7 +50,7 @@ def record(session: Session, principal: Principal, slug: str, number: int,
            result: fp.Result) -> Fingerprint:
     """Store the fingerprint and append `fingerprint.recorded`; idempotent."""
     product = owned_product(session, principal, slug)
-    revision = _revision(session, product, number)
+    revision = find_revision(session, product, number)
     # Serialise concurrent first recordings of one revision (one row per revision).
     session.refresh(revision, with_for_update=True)
     found = existing(session, revision)
@@ -83,7 +75,7 @@ def record(session: Session, principal: Principal, slug: str, number: int,
 
 def get(session: Session, slug: str, number: int) -> Fingerprint:
     product = find_product(session, slug)
-    found = existing(session, _revision(session, product, number))
+    found = existing(session, find_revision(session, product, number))
     if found is None:
         raise NotFound(f"revision {number} of {slug!r} has no fingerprint yet",
                        code="fingerprint_not_found")
@@ -91,7 +83,7 @@ def get(session: Session, slug: str, number: int) -> Fingerprint:
 
 
 def for_revision(session: Session, product: Product, number: int) -> Fingerprint:
-    found = existing(session, _revision(session, product, number))
+    found = existing(session, find_revision(session, product, number))
     if found is None:
         raise Conflict(f"revision {number} of {product.slug!r} has no fingerprint; record it "
                        "first (POST .../fingerprint)", code="fingerprint_required")
