@@ -85,7 +85,7 @@ def test_accounting_and_results(world: World, orgs: Orgs) -> None:
     assert [x.id for x in world.consumer.sandbox_queries().items] == [q.id]
     usage = world.consumer.usage().items
     assert [(u.kind, u.quantity, u.detail["query_id"]) for u in usage] == \
-        [("sandbox.query", 1, q.id)]
+        [("sandbox.query", 1, q.id), ("sandbox.rows", 4, q.id)]
     ent = world.consumer.get_entitlement(world.entitlement_id)
     assert ent.used.queries == 1 and ent.used.rows == 4
     event = world.consumer.events(action="sandbox.query").items[-1]
