@@ -97,4 +97,10 @@ def _bounds(gated: Gated, col: exp.Column) -> tuple[float, float]:
         raise refuse("dp_bounds_missing", f"{col.sql(dialect=DIALECT)} has no declared "
                      "bounds; DP sums need them", clause="SELECT", column=col.name,
                      rule="dp_bounds")
-    return rule.lower, rule.upper
+    # Integral bounds stay integers, so an integer column keeps an integer clamped sum and
+    # gets integer (discrete) noise.
+    return _number(rule.lower), _number(rule.upper)
+
+
+def _number(x: float) -> float:
+    return int(x) if float(x).is_integer() else x
