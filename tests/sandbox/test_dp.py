@@ -8,20 +8,29 @@ from __future__ import annotations
 import copy
 import json
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import select
 
 from shugu.client import Client, ShuguAPIError
+from shugu.errors import ShuguError
 from shugu.ledger.models import LedgerEvent
 from shugu.runtime import Exchange
 from shugu.sandbox.dp import accuracy
-from shugu.sandbox.service import results_dir
+from shugu.sandbox.dp.release import order_of, release
+from shugu.sandbox.engine import DuckDBEngine, Limits, Source
+from shugu.sandbox.gate import check
+from shugu.sandbox.gate.dp_plan import plan
+from shugu.sandbox.service import _answer, results_dir
 from tests.conftest import LiveServer, Orgs, list_product
 from tests.sandbox.conftest import RULES, SLUG, World, build, parquet_bytes, usage_rows
 from tests.sandbox.test_cli import shugu
+from tests.sandbox.test_dp_plan import catalog as dp_catalog
 
 T = f'"{SLUG}".usage'
 EPS = 6.0            # per query, over three noisy outputs: 2 each
@@ -221,3 +230,44 @@ def test_agreement_with_epsilon_sets_the_budget(orgs: Orgs, operator: Client) ->
     err = api_error(lambda: consumer.sandbox_query(sql))
     assert err.code == "privacy_budget_exhausted" and err.details["remaining_epsilon"] == 0.5
     assert consumer.privacy_budget(eid).spent_epsilon == 2.0
+
+
+@pytest.mark.parametrize(("sql", "keys", "limit", "offset"), [
+    ("SELECT g, SUM(v) AS s FROM ppp.t GROUP BY g ORDER BY s DESC LIMIT 3 OFFSET 1",
+     [("s", True)], 3, 1),
+    ("SELECT g AS grp, SUM(v) FROM ppp.t GROUP BY g ORDER BY SUM(v), g",
+     [("col1", False), ("grp", False)], None, 0),
+    ("SELECT t.g, COUNT(*) FROM ppp.t t GROUP BY t.g ORDER BY 2 DESC, t.g",
+     [("col1", True), ("g", False)], None, 0),
+])
+def test_order_maps_onto_outputs(sql: str, keys: list[tuple[str, bool]], limit: int | None,
+                                 offset: int) -> None:
+    gated = check(sql, dp_catalog())
+    order = order_of(gated.select, plan(gated))
+    assert (order.keys, order.limit, order.offset) == (keys, limit, offset)
+
+
+def test_order_by_a_hidden_grouping_is_refused() -> None:
+    gated = check("SELECT COUNT(*) FROM ppp.t GROUP BY g ORDER BY g", dp_catalog())
+    with pytest.raises(ShuguError) as exc:
+        order_of(gated.select, plan(gated))
+    assert exc.value.code == "dp_order_not_allowed"
+
+
+def test_integer_columns_get_integer_noise(tmp_path: Path) -> None:
+    table = pa.table({"id": [f"i{i}" for i in range(60)], "g": [i % 3 for i in range(60)],
+                      "v": pa.array([i % 15 for i in range(60)], pa.int64())})
+    pq.write_table(table, tmp_path / "t.parquet")
+    gated = check("SELECT g, SUM(v) AS s, AVG(v) AS a FROM ppp.t GROUP BY g ORDER BY g",
+                  dp_catalog())
+    p = plan(gated)
+    with DuckDBEngine().session([Source(view="t_1", files=(str(tmp_path / "t.parquet"),))],
+                                Limits()) as s:
+        got, _, _ = _answer(s, p.gated)
+    noisy, info = release(p, got, order_of(gated.select, p))
+    assert noisy.column_names == ["g", "s", "a"] and noisy.column("g").to_pylist() == [0, 1, 2]
+    assert noisy.schema.field("s").type == pa.int64()
+    assert noisy.schema.field("a").type == pa.float64()
+    assert all(0 <= a <= 10 for a in noisy.column("a").to_pylist())
+    margin = info["outputs"][1]["margin_95"]
+    assert margin == accuracy.sum_margin(0, 10, p.epsilon_each, integer=True)

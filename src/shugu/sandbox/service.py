@@ -349,17 +349,16 @@ def _record(ex: Exchange, principal: Principal, sql: str, ctx: Context, gated: G
                 if table.num_rows:
                     # Rows released, for per-1,000-rows plans (billing reads "*.rows").
                     metering.record(s, e, "sandbox.rows", table.num_rows, {"query_id": q.id})
+            payload = {"id": q.id, "consumer_org_id": principal.org_id,
+                       "products": sorted(p.slug for p in products.values()),
+                       "sql_sha256": q.sql_sha256, "rule_versions": q.rule_versions,
+                       "table_versions": q.table_versions, "result_sha256": digest,
+                       "rows": q.rows, "suppressed": suppressed, "template_id": template_id,
+                       "review_id": review_id}
+            if dp_info is not None:
+                payload["epsilon"] = dp_info["epsilon"]
             ledger.append(s, actor=principal.actor, action="sandbox.query",
-                          subject=f"sandbox_query:{q.id}",
-                          payload={"id": q.id, "consumer_org_id": principal.org_id,
-                                   "products": sorted(p.slug for p in products.values()),
-                                   "sql_sha256": q.sql_sha256,
-                                   "rule_versions": q.rule_versions,
-                                   "table_versions": q.table_versions,
-                                   "result_sha256": digest, "rows": q.rows,
-                                   "suppressed": suppressed, "template_id": template_id,
-                                   "review_id": review_id,
-                                   "epsilon": dp[0].epsilon if dp is not None else None})
+                          subject=f"sandbox_query:{q.id}", payload=payload)
             return q
     except BaseException:
         for path in written:
