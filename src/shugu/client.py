@@ -805,6 +805,20 @@ class Client:
         return self._send("POST", review.ListingOut, f"/products/{slug}/delist",
                           {"reason": reason})
 
+    # -- sandbox differential privacy: privacy budgets ----------------------------------
+
+    def privacy_budget(self, entitlement_id: int) -> sandbox.PrivacyBudgetOut:
+        """The ε budget of an entitlement (consumer or provider): total, spent, remaining."""
+        return self._get(sandbox.PrivacyBudgetOut,
+                         f"/entitlements/{entitlement_id}/privacy-budget")
+
+    def set_privacy_budget(self, entitlement_id: int,
+                           epsilon: float) -> sandbox.PrivacyBudgetOut:
+        """As the product's provider, set (or raise) an entitlement's total ε."""
+        return self._send("PUT", sandbox.PrivacyBudgetOut,
+                          f"/entitlements/{entitlement_id}/privacy-budget",
+                          {"epsilon": epsilon})
+
 
 
 def _check(response: httpx.Response) -> None:

@@ -152,7 +152,8 @@ def test_dp_and_template_modes(orgs: Orgs) -> None:
     w = build(orgs, rules)
     with pytest.raises(ShuguAPIError) as exc:
         w.consumer.sandbox_query(f"SELECT region, SUM(kwh) FROM {T} GROUP BY 1")
-    assert exc.value.status == 422 and exc.value.code == "dp_not_available"
+    # DP answers need a privacy budget (tests/sandbox/test_dp.py).
+    assert exc.value.status == 403 and exc.value.code == "no_privacy_budget"
     rules["mode"] = "templates"
     w.provider.set_analysis_rules(SLUG, "usage", rules)
     with pytest.raises(ShuguAPIError) as exc:

@@ -23,6 +23,7 @@ from shugu.identity.principal import Principal
 from shugu.jsoncanon import canonical_bytes
 from shugu.ledger import service as ledger
 from shugu.pagination import Page, check_limit, decode_token, next_token
+from shugu.sandbox.dp import budget
 
 # Agreement numbers carry the year in Beijing time, as the exchange's paperwork does.
 BEIJING = timezone(timedelta(hours=8))
@@ -94,6 +95,9 @@ def conclude(session: Session, n: Negotiation, *, actor: str) -> Agreement:
                             product=product, modes=terms["modes"], valid_from=start,
                             valid_until=until, quotas=Quotas(**quotas), source="agreement",
                             agreement_id=a.id)
+    if terms["epsilon"] is not None:
+        # The agreed ε is the entitlement's privacy budget for DP sandbox answers.
+        budget.set_budget(session, e.id, terms["epsilon"], actor=actor)
     a.terms = terms
     a.terms_hash = terms_hash(terms)
     a.entitlement_id = e.id

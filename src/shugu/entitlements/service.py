@@ -86,6 +86,18 @@ def _visible(session: Session, principal: Principal, entitlement_id: int) -> Ent
     raise NotFound(f"entitlement {entitlement_id} does not exist", code="entitlement_not_found")
 
 
+def as_provider(session: Session, principal: Principal, entitlement_id: int) -> Entitlement:
+    """The entitlement, if the caller's organisation provides its product (the consumer:
+    403; anyone else: 404)."""
+    e = _visible(session, principal, entitlement_id)
+    product = session.get(Product, e.product_id)
+    assert product is not None
+    if principal.org_id != product.provider_org_id:
+        raise Forbidden("only the product's provider may change this entitlement",
+                        code="not_product_owner")
+    return e
+
+
 def revoke(session: Session, principal: Principal, entitlement_id: int,
            reason: str) -> Entitlement:
     e = _visible(session, principal, entitlement_id)

@@ -61,6 +61,12 @@ class SandboxQuery(Base):
     elapsed_ms: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
+    @property
+    def dp(self) -> dict[str, Any] | None:
+        """What a differentially private answer spent and how accurate it is (kept in
+        `shape`, so answers need no extra column)."""
+        return (self.shape or {}).get("dp")
+
 
 class QueryTemplate(Base):
     """A provider's parametrised query that consumers run with parameters."""

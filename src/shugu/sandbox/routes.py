@@ -11,9 +11,11 @@ from fastapi.encoders import jsonable_encoder
 
 from shugu.api.deps import ExchangeDep, PrincipalDep
 from shugu.catalog import uploads
+from shugu.entitlements import service as entitlements
 from shugu.errors import InvalidInput
 from shugu.pagination import Page, check_limit, decode_token, next_token
 from shugu.sandbox import private, rules, schemas, service, templates
+from shugu.sandbox.dp import budget
 from shugu.sandbox.models import SandboxQuery
 
 router = APIRouter(tags=["sandbox"])
@@ -160,3 +162,24 @@ def decide_review(review_id: int, body: schemas.DecisionIn, ex: ExchangeDep,
              status_code=status.HTTP_201_CREATED)
 def run_review(review_id: int, ex: ExchangeDep, who: PrincipalDep) -> schemas.QueryResult:
     return _result(ex, templates.run_review(ex, who, review_id))
+
+
+@router.get("/entitlements/{entitlement_id}/privacy-budget",
+            response_model=schemas.PrivacyBudgetOut)
+def get_privacy_budget(entitlement_id: int, ex: ExchangeDep,
+                       who: PrincipalDep) -> schemas.PrivacyBudgetOut:
+    """The ε budget of an entitlement, for its consumer and its product's provider."""
+    with ex.read() as s:
+        entitlements.get(s, who, entitlement_id)
+        return schemas.PrivacyBudgetOut.model_validate(budget.summary(s, entitlement_id))
+
+
+@router.put("/entitlements/{entitlement_id}/privacy-budget",
+            response_model=schemas.PrivacyBudgetOut)
+def set_privacy_budget(entitlement_id: int, body: schemas.PrivacyBudgetIn, ex: ExchangeDep,
+                       who: PrincipalDep) -> schemas.PrivacyBudgetOut:
+    """The provider sets (or raises) the total ε; what was spent stays spent."""
+    with ex.transaction() as s:
+        entitlements.as_provider(s, who, entitlement_id)
+        budget.set_budget(s, entitlement_id, body.epsilon, actor=who.actor)
+        return schemas.PrivacyBudgetOut.model_validate(budget.summary(s, entitlement_id))

@@ -108,6 +108,23 @@ class TemplateRunIn(BaseModel):
     parameters: dict[str, str | int | float | date] = Field(default_factory=dict)
 
 
+class DPOutputOut(BaseModel):
+    name: str
+    kind: str = Field(description="group, count, sum or avg")
+    epsilon: float | None = None
+    lower: float | None = None
+    upper: float | None = None
+    margin_95: float | None = Field(default=None, description="± at 95% (count, sum)")
+
+
+class DPAnswerOut(BaseModel):
+    epsilon: float = Field(description="ε spent by this answer (on each dp entitlement)")
+    epsilon_each: float
+    remaining_epsilon: dict[str, float] = Field(
+        description="entitlement id -> ε left after this answer")
+    outputs: list[DPOutputOut]
+
+
 class QueryOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -127,6 +144,19 @@ class QueryOut(BaseModel):
     result_sha256: str | None
     elapsed_ms: int
     created_at: datetime
+    dp: DPAnswerOut | None = Field(default=None, description="set for a differentially "
+                                   "private (noisy) answer")
+
+
+class PrivacyBudgetIn(BaseModel):
+    epsilon: float = Field(gt=0, le=1_000_000_000, description="total ε of the entitlement")
+
+
+class PrivacyBudgetOut(BaseModel):
+    entitlement_id: int
+    total_epsilon: float | None = Field(description="None: no budget, no DP answers")
+    spent_epsilon: float
+    remaining_epsilon: float
 
 
 class QueryResult(BaseModel):

@@ -29,6 +29,8 @@ from shugu.ledger import service as ledger
 from shugu.metering import service as metering
 from shugu.runtime import Exchange
 from shugu.sandbox import history, permissions
+from shugu.sandbox.dp import budget
+from shugu.sandbox.dp.release import Order, order_of, release
 from shugu.sandbox.engine import DuckDBEngine, Engine, EngineSession, Limits, Source
 from shugu.sandbox.engine.identity_cache import BUCKET, MASK, prepared
 from shugu.sandbox.gate import Catalog, Gated, TableSpec, check, dp_plan
@@ -213,19 +215,25 @@ def run(ex: Exchange, principal: Principal, sql: str, *, template_id: int | None
         with ex.read() as s:
             ctx = load_context(s, ex, principal)
             gated = check(sql, ctx.catalog)
-            _check_mode(ctx, gated, trusted_products)
+            dp = _check_mode(ctx, gated, trusted_products)
             _precheck_quota(s, ctx, gated)
-            candidates = history.candidates(s, principal.org_id, gated,
-                                            {**ctx.versions, **ctx.private_ids},
-                                            ctx.catalog, settings.history_window)
+            if dp is not None:
+                for entitlement_id in _dp_entitlements(ctx, gated):
+                    budget.require(s, entitlement_id, dp[0].epsilon)
+            # A DP answer is noisy and every repetition spends budget, so the differencing
+            # defence (which compares exact identity sets) is not needed for it.
+            candidates = [] if dp is not None else history.candidates(
+                s, principal.org_id, gated, {**ctx.versions, **ctx.private_ids}, ctx.catalog,
+                settings.history_window)
+        runs = dp[0].gated if dp is not None else gated
         started = time.monotonic()
-        views = sources(ctx, [gated] + [g for _, g in candidates], sandbox_dir(ex) / "cache")
+        views = sources(ctx, [runs] + [g for _, g in candidates], sandbox_dir(ex) / "cache")
         with engine.session(views, settings.limits()) as session:
             history.defend(session, gated, candidates)
-            table, suppressed, truncated = _answer(session, gated)
+            table, suppressed, truncated = _answer(session, runs)
         elapsed = int((time.monotonic() - started) * 1000)
         return _record(ex, principal, sql, ctx, gated, table, suppressed, truncated, elapsed,
-                       template_id=template_id, review_id=review_id)
+                       template_id=template_id, review_id=review_id, dp=dp)
     except ShuguError as error:
         query_id = record_refusal(ex, principal, sql, error, ctx, template_id=template_id,
                                   review_id=review_id)
@@ -233,21 +241,28 @@ def run(ex: Exchange, principal: Principal, sql: str, *, template_id: int | None
         raise
 
 
-def _check_mode(ctx: Context, gated: Gated, trusted: frozenset[int]) -> None:
-    """A template or an approved review unlocks "templates" mode for its own product only."""
+def _check_mode(ctx: Context, gated: Gated,
+                trusted: frozenset[int]) -> tuple[dp_plan.DPPlan, Order] | None:
+    """A template or an approved review unlocks "templates" mode for its own product only;
+    a query on a "dp" table gets its DP plan and the ordering to apply to the noisy answer
+    (both refuse what DP cannot answer before anything runs or is spent)."""
     for spec in gated.provider_specs:
         assert spec.rules is not None
         if spec.rules.mode == "templates" and ctx.product_of[spec.ref].id not in trusted:
             raise Forbidden(f"{spec.ref} may only be queried through its provider's templates "
                             "or an approved review", code="templates_only", clause="FROM",
                             column=None, rule="mode_templates", table=spec.ref)
-    if gated.mode == "dp":
-        # The plan checks the query can be answered with DP; answering needs the mechanisms
-        # of shugu.sandbox.dp (docs/sandbox.md, "Differential-privacy mode").
-        p = dp_plan.plan(gated)
-        raise Unprocessable("differential-privacy queries are not available on this server "
-                            "yet", code="dp_not_available", clause=None, column=None,
-                            rule="mode_dp", epsilon=p.epsilon)
+    if gated.mode != "dp":
+        return None
+    p = dp_plan.plan(gated)
+    return p, order_of(gated.select, p)
+
+
+def _dp_entitlements(ctx: Context, gated: Gated) -> list[int]:
+    """The entitlements whose budgets a DP answer spends: one per product with a dp table."""
+    return sorted({ctx.entitlement_of[ctx.product_of[spec.ref].id]
+                   for spec in gated.provider_specs
+                   if spec.rules is not None and spec.rules.mode == "dp"})
 
 
 def _precheck_quota(s: Session, ctx: Context, gated: Gated) -> None:
@@ -284,31 +299,48 @@ def _write_result(ex: Exchange, org_id: int, table: pa.Table) -> tuple[str, str]
 
 def _record(ex: Exchange, principal: Principal, sql: str, ctx: Context, gated: Gated,
             table: pa.Table, suppressed: int, truncated: bool, elapsed: int, *,
-            template_id: int | None, review_id: int | None) -> SandboxQuery:
-    name, digest = _write_result(ex, principal.org_id, table)
+            template_id: int | None, review_id: int | None,
+            dp: tuple[dp_plan.DPPlan, Order] | None = None) -> SandboxQuery:
+    """Debit, spend, record and keep the answer in one transaction: a refusal anywhere
+    (quota, privacy budget, revocation) leaves no record, no usage and no result."""
     products = {ctx.product_of[s.ref].id: ctx.product_of[s.ref] for s in gated.provider_specs}
     refs = sorted({s.ref for s in gated.provider_specs})
+    written: list[Path] = []
     try:
         with ex.transaction() as s:
-            used: dict[str, int] = {}
-            for product in products.values():
-                e = entitlements.live_entitlement(s, principal.org_id, product.id,
-                                                  permissions.MODE)
-                entitlements.debit(s, e.id, queries=1, rows=table.num_rows)
-                used[str(product.id)] = e.id
+            used = {str(product.id): entitlements.live_entitlement(
+                s, principal.org_id, product.id, permissions.MODE).id
+                for product in products.values()}
             q = SandboxQuery(
                 consumer_org_id=principal.org_id, user_id=principal.user_id, entitlements=used,
                 product_ids=sorted(products), sql=sql, sql_sha256=sha256(sql),
                 template_id=template_id, review_id=review_id, status="succeeded",
                 rule_versions=gated.rule_versions,
                 table_versions={r: ctx.versions[r] for r in refs},
-                fingerprint=gated.fingerprint, rows=table.num_rows, suppressed=suppressed,
-                # Which upload of each own table it read (kept out of the public ledger).
-                shape={"private": {sp.ref: ctx.private_ids[sp.ref]
-                                   for sp in gated.specs.values() if sp.private}},
-                truncated=truncated, result_sha256=digest, result_file=name,
-                elapsed_ms=elapsed)
+                fingerprint=gated.fingerprint, rows=0, suppressed=suppressed,
+                truncated=truncated, elapsed_ms=elapsed)
             s.add(q)
+            s.flush()
+            # Which upload of each own table it read (kept out of the public ledger).
+            shape: dict[str, Any] = {"private": {sp.ref: ctx.private_ids[sp.ref]
+                                                 for sp in gated.specs.values() if sp.private}}
+            dp_info: dict[str, Any] | None = None
+            if dp is not None:
+                plan, order = dp
+                # The budget is spent before any noise is drawn; a refused spend rolls back
+                # the whole transaction, so nothing is recorded, billed or released.
+                left = {str(e): budget.spend(s, e, plan.epsilon, actor=principal.actor,
+                                             purpose=f"sandbox_query:{q.id}")
+                        for e in _dp_entitlements(ctx, gated)}
+                table, released = release(plan, table, order)
+                dp_info = {"epsilon": plan.epsilon, "epsilon_each": plan.epsilon_each,
+                           "remaining_epsilon": left, **released}
+                shape["dp"] = dp_info
+            name, digest = _write_result(ex, principal.org_id, table)
+            written.append(results_dir(ex, principal.org_id) / name)
+            q.rows, q.result_file, q.result_sha256, q.shape = table.num_rows, name, digest, shape
+            for product in products.values():
+                entitlements.debit(s, used[str(product.id)], queries=1, rows=table.num_rows)
             s.flush()
             for product in products.values():
                 e = entitlements.check_live(s, used[str(product.id)], permissions.MODE)
@@ -317,19 +349,20 @@ def _record(ex: Exchange, principal: Principal, sql: str, ctx: Context, gated: G
                 if table.num_rows:
                     # Rows released, for per-1,000-rows plans (billing reads "*.rows").
                     metering.record(s, e, "sandbox.rows", table.num_rows, {"query_id": q.id})
+            payload = {"id": q.id, "consumer_org_id": principal.org_id,
+                       "products": sorted(p.slug for p in products.values()),
+                       "sql_sha256": q.sql_sha256, "rule_versions": q.rule_versions,
+                       "table_versions": q.table_versions, "result_sha256": digest,
+                       "rows": q.rows, "suppressed": suppressed, "template_id": template_id,
+                       "review_id": review_id}
+            if dp_info is not None:
+                payload["epsilon"] = dp_info["epsilon"]
             ledger.append(s, actor=principal.actor, action="sandbox.query",
-                          subject=f"sandbox_query:{q.id}",
-                          payload={"id": q.id, "consumer_org_id": principal.org_id,
-                                   "products": sorted(p.slug for p in products.values()),
-                                   "sql_sha256": q.sql_sha256,
-                                   "rule_versions": q.rule_versions,
-                                   "table_versions": q.table_versions,
-                                   "result_sha256": digest, "rows": q.rows,
-                                   "suppressed": suppressed, "template_id": template_id,
-                                   "review_id": review_id})
+                          subject=f"sandbox_query:{q.id}", payload=payload)
             return q
     except BaseException:
-        (results_dir(ex, principal.org_id) / name).unlink(missing_ok=True)
+        for path in written:
+            path.unlink(missing_ok=True)
         raise
 
 

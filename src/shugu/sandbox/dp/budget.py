@@ -81,6 +81,26 @@ def set_budget(session: Session, entitlement_id: int, epsilon_total: float | Dec
     return budget
 
 
+def _refusal(budget: PrivacyBudget | None, amount: int) -> Forbidden:
+    if budget is None:
+        return Forbidden("this entitlement has no privacy budget for noisy releases",
+                         code="no_privacy_budget")
+    left = to_epsilon(_remaining_micro(budget))
+    return Forbidden(f"the privacy budget is exhausted: {left} ε left, {to_epsilon(amount)} ε "
+                     "asked", code="privacy_budget_exhausted", remaining_epsilon=left,
+                     requested_epsilon=to_epsilon(amount),
+                     total_epsilon=to_epsilon(budget.total_micro_epsilon))
+
+
+def require(session: Session, entitlement_id: int, epsilon: float | Decimal) -> None:
+    """Refuse early (writing nothing) when a spend of ε would be refused now; `spend` in the
+    releasing transaction still decides."""
+    amount = to_micro(epsilon, ROUND_CEILING)
+    budget = get_budget(session, entitlement_id)
+    if budget is None or budget.spent_micro_epsilon + amount > budget.total_micro_epsilon:
+        raise _refusal(budget, amount)
+
+
 def spend(session: Session, entitlement_id: int, epsilon: float | Decimal, *,
           actor: str = SYSTEM_ACTOR, purpose: str | None = None) -> float:
     """Debit ε for one release and return the ε that remains. Call it in the transaction
@@ -96,16 +116,9 @@ def spend(session: Session, entitlement_id: int, epsilon: float | Decimal, *,
         .execution_options(synchronize_session=False)).one_or_none()
     if row is None:
         budget = get_budget(session, entitlement_id)
-        if budget is None:
-            raise Forbidden("this entitlement has no privacy budget for noisy releases",
-                            code="no_privacy_budget")
-        session.refresh(budget)
-        raise Forbidden(
-            f"the privacy budget is exhausted: {to_epsilon(_remaining_micro(budget))} ε left,"
-            f" {to_epsilon(amount)} ε asked", code="privacy_budget_exhausted",
-            remaining_epsilon=to_epsilon(_remaining_micro(budget)),
-            requested_epsilon=to_epsilon(amount),
-            total_epsilon=to_epsilon(budget.total_micro_epsilon))
+        if budget is not None:
+            session.refresh(budget)
+        raise _refusal(budget, amount)
     total, spent = row
     left = to_epsilon(total - spent)
     ledger.append(session, actor=actor, action="privacy_budget.spent",
@@ -123,3 +136,13 @@ def remaining(session: Session, entitlement_id: int) -> float | None:
         return None
     session.refresh(budget)
     return to_epsilon(_remaining_micro(budget))
+
+
+def summary(session: Session, entitlement_id: int) -> dict[str, object]:
+    """Total, spent and remaining ε of an entitlement (total None: no budget set)."""
+    budget = get_budget(session, entitlement_id)
+    if budget is None:
+        return {"entitlement_id": entitlement_id, "total_epsilon": None,
+                "spent_epsilon": 0.0, "remaining_epsilon": 0.0}
+    session.refresh(budget)
+    return _payload(budget)

@@ -58,8 +58,10 @@ def plan(gated: Gated) -> DPPlan:
     projections: list[exp.Expression] = []
     outputs: list[Output] = []
     for i, p in enumerate(select.expressions):
-        name = p.alias_or_name or f"col{i}"
         body = p.this if isinstance(p, exp.Alias) else p
+        # An unaliased aggregate is named by its position ("COUNT(*)" would be named "*").
+        name = p.alias if isinstance(p, exp.Alias) else \
+            (f"col{i}" if body.find(exp.AggFunc) else p.alias_or_name) or f"col{i}"
         if not any(isinstance(n, exp.AggFunc) for n in body.find_all(exp.AggFunc)):
             projections.append(exp.alias_(body.copy(), name, quoted=True))
             outputs.append(Output(name=name, kind="group"))
@@ -97,4 +99,10 @@ def _bounds(gated: Gated, col: exp.Column) -> tuple[float, float]:
         raise refuse("dp_bounds_missing", f"{col.sql(dialect=DIALECT)} has no declared "
                      "bounds; DP sums need them", clause="SELECT", column=col.name,
                      rule="dp_bounds")
-    return rule.lower, rule.upper
+    # Integral bounds stay integers, so an integer column keeps an integer clamped sum and
+    # gets integer (discrete) noise.
+    return _number(rule.lower), _number(rule.upper)
+
+
+def _number(x: float) -> float:
+    return int(x) if float(x).is_integer() else x
