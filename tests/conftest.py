@@ -12,13 +12,14 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import uvicorn
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from shugu import db
 from shugu.app import create_app
@@ -193,3 +194,33 @@ def list_product(provider: Client, operator: Client, slug: str,
         provider.ingest(slug, table, data, format="csv")
     listing = provider.submit_listing(slug)
     operator.approve_listing(listing.id)
+
+
+def race(exchange: Exchange, act: Callable[[Session], object], *, threads: int = 16,
+         each: int = 4) -> list[str]:
+    """Run `act` threads × each times, every call in its own write transaction, all threads
+    released at once; the outcome of each call: "ok" or the ShuguError code it raised."""
+    from shugu.errors import ShuguError
+
+    outcomes: list[str] = []
+    lock = threading.Lock()
+    start = threading.Barrier(threads)
+
+    def worker() -> None:
+        start.wait()
+        for _ in range(each):
+            try:
+                with exchange.transaction() as s:
+                    act(s)
+                result = "ok"
+            except ShuguError as exc:
+                result = exc.code
+            with lock:
+                outcomes.append(result)
+
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return outcomes

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -15,7 +14,7 @@ from shugu.entitlements.models import Entitlement
 from shugu.errors import Forbidden
 from shugu.ledger.models import LedgerEvent
 from shugu.runtime import Exchange
-from tests.conftest import LiveServer, Orgs
+from tests.conftest import LiveServer, Orgs, race
 
 
 def api_error(call: object) -> ShuguAPIError:
@@ -112,27 +111,7 @@ def test_64_concurrent_debits_against_a_quota_of_10(provider: Client, consumer: 
                                                     product: str, exchange: Exchange) -> None:
     granted = provider.grant_entitlement(consumer.org_id, product,  # type: ignore[attr-defined]
                                          quotas={"queries": 10})
-    outcomes: list[str] = []
-    lock = threading.Lock()
-    start = threading.Barrier(16)
-
-    def worker(n: int) -> None:
-        start.wait()
-        for _ in range(n):
-            try:
-                with exchange.transaction() as s:
-                    entitlements.debit(s, granted.id, queries=1)
-                result = "ok"
-            except Forbidden as exc:
-                result = exc.code
-            with lock:
-                outcomes.append(result)
-
-    threads = [threading.Thread(target=worker, args=(4,)) for _ in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    outcomes = race(exchange, lambda s: entitlements.debit(s, granted.id, queries=1))
     assert len(outcomes) == 64
     assert outcomes.count("ok") == 10
     assert set(outcomes) - {"ok"} == {"quota_exceeded"}

@@ -4,7 +4,6 @@ concurrency. Entitlements are made through the real API."""
 from __future__ import annotations
 
 import math
-import threading
 from decimal import Decimal
 
 import pytest
@@ -16,6 +15,7 @@ from shugu.ledger.models import LedgerEvent
 from shugu.runtime import Exchange
 from shugu.sandbox.dp import budget
 from shugu.sandbox.dp.models import PrivacyBudget
+from tests.conftest import race
 
 
 @pytest.fixture
@@ -113,27 +113,7 @@ def test_64_concurrent_spends_against_a_budget_for_10(exchange: Exchange,
                                                       entitlement_id: int) -> None:
     with exchange.transaction() as s:
         budget.set_budget(s, entitlement_id, 1.0)
-    outcomes: list[str] = []
-    lock = threading.Lock()
-    start = threading.Barrier(16)
-
-    def worker(n: int) -> None:
-        start.wait()
-        for _ in range(n):
-            try:
-                with exchange.transaction() as s:
-                    budget.spend(s, entitlement_id, 0.1)
-                result = "ok"
-            except Forbidden as exc:
-                result = exc.code
-            with lock:
-                outcomes.append(result)
-
-    threads = [threading.Thread(target=worker, args=(4,)) for _ in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    outcomes = race(exchange, lambda s: budget.spend(s, entitlement_id, 0.1))
     assert len(outcomes) == 64
     assert outcomes.count("ok") == 10
     assert set(outcomes) - {"ok"} == {"privacy_budget_exhausted"}
