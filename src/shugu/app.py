@@ -61,6 +61,7 @@ def create_app(exchange: Exchange) -> FastAPI:
     from shugu.identity.routes import router as identity_router
     from shugu.ledger.routes import router as ledger_router
     from shugu.metering.routes import router as metering_router
+    from shugu.portal.routes import router as portal_router
     from shugu.review.routes import router as review_router
     from shugu.rights.routes import router as rights_router
     from shugu.sandbox.routes import router as sandbox_router
@@ -94,4 +95,5 @@ def create_app(exchange: Exchange) -> FastAPI:
     api.include_router(sandbox_router)
     app.include_router(api)
     app.include_router(sharing_router)
+    app.include_router(portal_router)
     return app

@@ -1,0 +1,158 @@
+"""Portal pages. Every read goes through the domain's own service functions with the
+signed-in Principal, so the portal shows exactly what the API would."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from shugu.api.deps import ExchangeDep
+from shugu.catalog import products, search
+from shugu.contracts import offers
+from shugu.errors import NotFound, Unauthenticated
+from shugu.identity import service as identity
+from shugu.identity.principal import Principal
+from shugu.portal import i18n
+from shugu.portal import session as sessions
+from shugu.review import service as review
+
+HERE = Path(__file__).parent
+STATIC = {"portal.css": "text/css"}  # the only files /static/ serves
+PAGE_SIZE = 20
+
+router = APIRouter(include_in_schema=False)
+_env = Environment(loader=FileSystemLoader(HERE / "templates"),
+                   autoescape=select_autoescape(["html"]))
+
+
+def render(request: Request, template: str, status_code: int = 200,
+           who: Principal | None = None, **context: Any) -> HTMLResponse:
+    lang = i18n.language(request)
+    secret = sessions.session_secret(request) if who else None
+    html = _env.get_template(template).render(
+        t=i18n.translator(lang), lang=lang, html_lang=i18n.HTML_LANG[lang], who=who,
+        path=request.url.path, csrf=sessions.csrf_for(secret) if secret else None,
+        **context)
+    response = HTMLResponse(html, status_code=status_code)
+    if i18n.requested(request):
+        sessions.set_cookie(request, response, i18n.COOKIE, lang, max_age=365 * 86400)
+    return response
+
+
+def to_login(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    response = RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+    if sessions.session_secret(request):  # a dead session: drop the cookie
+        response.delete_cookie(sessions.SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/static/{name}")
+def static(name: str) -> Response:
+    if name not in STATIC:
+        return Response(status_code=404)
+    return FileResponse(HERE / "static" / name, media_type=STATIC[name],
+                        headers={"Cache-Control": "public, max-age=3600"})
+
+
+@router.get("/lang/{lang}")
+def switch_language(lang: str, request: Request, next: str | None = None) -> Response:
+    response = RedirectResponse(sessions.safe_next(next), status_code=303)
+    if lang in i18n.MESSAGES:
+        sessions.set_cookie(request, response, i18n.COOKIE, lang, max_age=365 * 86400)
+    return response
+
+
+def _login_page(request: Request, status_code: int = 200, error: str | None = None,
+                username: str = "") -> HTMLResponse:
+    token = sessions.new_login_csrf()
+    response = render(request, "login.html", status_code, error=error, username=username,
+                      login_csrf=token, next=sessions.safe_next(request.query_params.get("next")))
+    sessions.set_cookie(request, response, sessions.LOGIN_CSRF_COOKIE, token)
+    return response
+
+
+@router.get("/login")
+def login_form(request: Request) -> HTMLResponse:
+    return _login_page(request)
+
+
+@router.post("/login")
+async def login(request: Request, ex: ExchangeDep) -> Response:
+    form = await sessions.form(request)
+    if not sessions.csrf_ok(request.cookies.get(sessions.LOGIN_CSRF_COOKIE),
+                            form.get(sessions.CSRF_FIELD)):
+        return _login_page(request, 403, error="csrf.failed")
+    username = form.get("username", "")
+    try:
+        with ex.transaction() as s:
+            _token, secret = identity.login(s, username, form.get("password", ""),
+                                            sessions.SESSION_TTL)
+    except Unauthenticated:
+        return _login_page(request, 401, error="login.failed", username=username)
+    response = RedirectResponse(sessions.safe_next(form.get("next")), status_code=303)
+    sessions.set_cookie(request, response, sessions.SESSION_COOKIE, secret)
+    response.delete_cookie(sessions.LOGIN_CSRF_COOKIE, path="/")
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, ex: ExchangeDep) -> Response:
+    who = sessions.principal(ex, request)
+    if who is None:
+        return to_login(request)
+    form = await sessions.form(request)
+    secret = sessions.session_secret(request)
+    assert secret is not None
+    if not sessions.csrf_ok(sessions.csrf_for(secret), form.get(sessions.CSRF_FIELD)):
+        return render(request, "error.html", 403, who=who, title="csrf.failed",
+                      body="csrf.failed")
+    assert who.token_id is not None
+    with ex.transaction() as s:
+        identity.revoke_token(s, who, who.token_id)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(sessions.SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/")
+def catalog(request: Request, ex: ExchangeDep, q: str = "", category: str = "",
+            tag: str = "", page_token: str | None = None) -> Response:
+    who = sessions.principal(ex, request)
+    if who is None:
+        return to_login(request)
+    with ex.read() as s:
+        page = search.search(s, q=q, provider_org_id=None, category=category or None,
+                             tag=tag or None, limit=PAGE_SIZE, page_token=page_token)
+        # The provider's own drafts and products under review are not in the public
+        # search; list_products shows them to their owner.
+        mine = products.list_products(s, who, who.org_id, PAGE_SIZE, None).items \
+            if "provider" in who.org_roles else []
+    mine = [p for p in mine if p.status != "listed"]
+    return render(request, "catalog.html", who=who, page=page, mine=mine, q=q,
+                  category=category, tag=tag)
+
+
+@router.get("/products/{slug}")
+def product(slug: str, request: Request, ex: ExchangeDep) -> Response:
+    who = sessions.principal(ex, request)
+    if who is None:
+        return to_login(request)
+    try:
+        with ex.read() as s:
+            out = products.product_out(s, products.get_product(s, who, slug))
+            try:
+                listing = review.product_listing(s, who, slug)
+            except NotFound:
+                listing = None
+            offer_list = [offers.to_out(s, o) for o in offers.list_for_product(s, who, slug)]
+    except NotFound:
+        return render(request, "error.html", 404, who=who, title="notfound.title",
+                      body="notfound.body")
+    return render(request, "product.html", who=who, product=out, listing=listing,
+                  offers=offer_list)
