@@ -75,6 +75,8 @@ class DemoReport:
         # whatever the terminal's width.
         say = functools.partial(console.print, soft_wrap=True, highlight=False)
         say(f"\n[bold green]shugu demo is ready[/bold green] at {base_url}")
+        say(f"  web portal:        {base_url}/  (sign in as the operator; English: "
+            f"{base_url}/lang/en)")
         say(f"  API docs:          {base_url}/api/v1/docs")
         say(f"  OpenAPI document:  {base_url}/api/v1/openapi.json")
         say("\nDemo participants and their API tokens (valid 30 days; new ones each start):")
