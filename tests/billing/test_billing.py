@@ -283,3 +283,18 @@ def test_listing_split_with_a_broker(exchange: object, server: object, provider:
     voucher = broker.voucher(stl.vouchers[0])
     assert voucher.content["broker"]["name"].startswith("数据经纪商")
     assert voucher.content["split"]["broker_fen"] == 4_999
+
+
+def test_times_without_a_zone_are_refused(market: Market) -> None:
+    import httpx
+
+    market.agree("one_time", 100)
+    headers = {"Authorization": f"Bearer {market.operator.token}"}
+    base = f"{market.server.url}/api/v1"
+    for path in ("/billing/runs", "/settlements"):
+        r = httpx.post(base + path, json={"until": "2026-11-01T00:00:00"}, headers=headers)
+        assert (r.status_code, r.json()["error"]["code"]) == (422, "invalid_request")
+    r = httpx.get(base + "/billing/cost-items.csv", params={"start": "2026-11-01T00:00:00"},
+                  headers={"Authorization": f"Bearer {market.consumer.token}"})
+    assert r.status_code == 422
+    assert market.operator.invoices(role="all").items == []

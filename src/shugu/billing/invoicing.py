@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from shugu.billing.models import Invoice, InvoiceLine
@@ -74,7 +74,7 @@ def run(session: Session, principal: Principal, until: datetime | None) -> list[
     return issued
 
 
-def _live_invoices(agreement_id: int) -> select:  # type: ignore[valid-type]
+def _live_invoices(agreement_id: int) -> Select[tuple[int]]:
     return select(Invoice.id).where(Invoice.agreement_id == agreement_id,
                                     Invoice.status != "void")
 

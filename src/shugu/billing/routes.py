@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Response, status
+from pydantic import AwareDatetime
 
 from shugu.api.deps import ExchangeDep, PrincipalDep
 from shugu.billing import export, invoicing, permissions, service, voucher_check
@@ -101,8 +101,8 @@ def verify_voucher(ex: ExchangeDep, who: PrincipalDep,
 
 
 @router.get("/billing/cost-items.csv", response_class=Response)
-def cost_items(ex: ExchangeDep, who: PrincipalDep, start: datetime | None = None,
-               end: datetime | None = None) -> Response:
+def cost_items(ex: ExchangeDep, who: PrincipalDep, start: AwareDatetime | None = None,
+               end: AwareDatetime | None = None) -> Response:
     """The caller's organisation's cost items as a buyer (for 数据资产入表)."""
     with ex.read() as session:
         text = export.to_csv(export.cost_rows(session, who, start, end))

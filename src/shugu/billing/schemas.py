@@ -5,16 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
 class BillingRunIn(BaseModel):
-    until: datetime | None = Field(
+    # Aware only: a cut-off without a time zone is ambiguous by eight hours here.
+    until: AwareDatetime | None = Field(
         default=None, description="cut-off; default: start of the current month (UTC+8)")
 
 
 class SettleIn(BaseModel):
-    until: datetime | None = Field(
+    until: AwareDatetime | None = Field(
         default=None, description="settle only invoices issued before this instant")
 
 

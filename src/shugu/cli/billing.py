@@ -10,10 +10,11 @@ from typing import Annotated
 import typer
 
 from shugu.billing import voucher_check
-from shugu.cli.remote import client, console, err, show, state
+from shugu.cli.remote import as_utc, client, console, err, show, state
 
 Until = Annotated[datetime | None, typer.Option(
-    help="cut-off instant (ISO 8601); default: the start of the current month (UTC+8)")]
+    help="cut-off instant (ISO 8601, UTC unless a zone is given); default: the start of "
+         "the current month (UTC+8)")]
 Role = Annotated[str, typer.Option(help="consumer, provider or all (operators, auditors)")]
 INVOICE_COLUMNS = ["number", "agreement_number", "product", "period_start", "period_end",
                    "total_yuan", "status", "voucher"]
@@ -33,7 +34,7 @@ def register(app: typer.Typer) -> None:
     def billing_run(until: Until = None) -> None:
         """Operators: invoice every agreement up to the cut-off."""
         with client() as c:
-            issued = c.run_billing(until)
+            issued = c.run_billing(as_utc(until))
         show(issued, INVOICE_COLUMNS)
 
     @billing.command("costs")
@@ -44,7 +45,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Your organisation's cost items as a buyer, as CSV (for 数据资产入表)."""
         with client() as c:
-            text = c.cost_items_csv(start=start, end=end)
+            text = c.cost_items_csv(start=as_utc(start), end=as_utc(end))
         out.write_text(text, encoding="utf-8")
         err.print(f"wrote {out} ({len(text.splitlines()) - 1} items)", highlight=False)
 
@@ -70,7 +71,7 @@ def register(app: typer.Typer) -> None:
             help="settle only invoices issued before this instant")] = None) -> None:
         """Operators: split every issued invoice and issue vouchers."""
         with client() as c:
-            show(c.settle(until))
+            show(c.settle(as_utc(until)))
 
     @settlement.command("list")
     def settlement_list() -> None:

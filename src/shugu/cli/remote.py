@@ -79,6 +79,11 @@ def show(value: BaseModel | list[BaseModel], columns: list[str] | None = None) -
     console.print(table)
 
 
+def as_utc(value: datetime | None) -> datetime | None:
+    """A time typed on the command line without a zone is read as UTC."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
 def _cell(value: Any) -> str:
     if isinstance(value, (dict, list)):
         return json.dumps(value, ensure_ascii=False)
@@ -281,7 +286,7 @@ def register(app: typer.Typer) -> None:
         """Let a consumer organisation use one of your products."""
         quotas = {k: v for k, v in {"queries": quota_queries, "bytes": quota_bytes}.items()
                   if v is not None}
-        valid_until = until.replace(tzinfo=UTC) if until and until.tzinfo is None else until
+        valid_until = as_utc(until)
         with client() as c:
             show(c.grant_entitlement(consumer, product_slug, modes=mode or ["share"],
                                      valid_until=valid_until, quotas=quotas, note=note))

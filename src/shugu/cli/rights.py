@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,16 +19,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from shugu.cli.remote import client, show, state
+from shugu.cli.remote import as_utc, client, show, state
 from shugu.rights import certfile
 from shugu.rights import fingerprint as fp
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 def _fail(message: str, code: int) -> None:
@@ -210,7 +206,7 @@ def register(app: typer.Typer) -> None:
                       rights=right or [], source_kind=source_kind, source_description=source,
                       algorithm_rules=algorithm, scenario=scenario, update_period=update_period,
                       counterparty_org_id=counterparty, licence_scope=scope,
-                      licence_until=_utc(licence_until), pledge_id=pledge_id, reason=reason,
+                      licence_until=as_utc(licence_until), pledge_id=pledge_id, reason=reason,
                       data_name=data_name)
         with client() as c:
             show(c.create_registration(kind, **{k: v for k, v in fields.items()
@@ -334,10 +330,10 @@ def register(app: typer.Typer) -> None:
         note: Annotated[str | None, typer.Option()] = None,
     ) -> None:
         """Register a pledge on a certificate you hold."""
-        end = _utc(until)
+        end = as_utc(until)
         assert end is not None
         with client() as c:
-            show(c.register_pledge(number, pledgee, amount_fen, end, term_start=_utc(start),
+            show(c.register_pledge(number, pledgee, amount_fen, end, term_start=as_utc(start),
                                    note=note))
 
     @pledge.command("list")

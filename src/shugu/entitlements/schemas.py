@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 Mode = Literal["share", "sandbox"]
 
@@ -21,8 +21,8 @@ class EntitlementIn(BaseModel):
     consumer_org_id: int
     product: str = Field(description="product slug")
     modes: list[Mode] = Field(min_length=1)
-    valid_from: datetime | None = Field(default=None, description="default: now")
-    valid_until: datetime | None = None
+    valid_from: AwareDatetime | None = Field(default=None, description="default: now")
+    valid_until: AwareDatetime | None = None
     quotas: Quotas = Field(default_factory=Quotas)
     note: str | None = None
 

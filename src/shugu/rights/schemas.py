@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 Right = Literal["holding", "processing_use", "operation"]
 Kind = Literal["initial", "licence", "transfer", "change", "cancellation"]
@@ -48,7 +48,7 @@ class RegistrationIn(BaseModel):
     counterparty_org_id: int | None = Field(
         default=None, description="transfer: the new holder; licence: the licensee")
     licence_scope: str | None = Field(default=None, max_length=20000)
-    licence_until: datetime | None = None
+    licence_until: AwareDatetime | None = None
     pledge_id: int | None = Field(
         default=None, description="transfer by a pledgee: the enforced pledge")
     reason: str | None = Field(default=None, max_length=20000)
@@ -66,7 +66,7 @@ class RegistrationPatch(BaseModel):
     scenario: str | None = Field(default=None, max_length=20000)
     update_period: str | None = Field(default=None, max_length=50)
     licence_scope: str | None = Field(default=None, max_length=20000)
-    licence_until: datetime | None = None
+    licence_until: AwareDatetime | None = None
     reason: str | None = Field(default=None, max_length=20000)
 
 
@@ -223,8 +223,8 @@ class PlatformKeyOut(BaseModel):
 class PledgeIn(BaseModel):
     pledgee_org_id: int
     amount_fen: int = Field(gt=0, description="secured amount in fen (分)")
-    term_start: datetime | None = Field(default=None, description="default: now")
-    term_end: datetime
+    term_start: AwareDatetime | None = Field(default=None, description="default: now")
+    term_end: AwareDatetime
     note: str | None = Field(default=None, max_length=20000)
 
 
