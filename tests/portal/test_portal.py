@@ -3,67 +3,17 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import httpx
-import pytest
 
 from shugu.client import Client
 from shugu.portal.i18n import MESSAGES
-from tests.conftest import LiveServer, list_product, new_uscc
+from tests.conftest import LiveServer, list_product
+from tests.conftest import db_url as db_url  # sessions and visibility: both databases
+from tests.portal.conftest import Signup, csrf_of, sign_in
 
 POLICY = {"permission": [{"action": "use", "constraint": [
     {"leftOperand": "deliveryMode", "operator": "isAnyOf", "rightOperand": ["share"]}]}]}
-
-
-@dataclass
-class Member:
-    username: str
-    password: str
-    api: Client
-
-
-Signup = Callable[[list[str], str], Member]
-
-
-@pytest.fixture
-def signup(operator: Client, server: LiveServer) -> Iterator[Signup]:
-    made: list[Client] = []
-
-    def new(roles: list[str], name: str) -> Member:
-        uscc = new_uscc()
-        created = operator.create_organization(uscc, f"{name}{uscc[-5:]}", roles,
-                                               f"u{uscc[-7:]}")
-        assert created.admin_password is not None
-        api = Client(server.url, created.token.secret)
-        made.append(api)
-        return Member(created.admin.username, created.admin_password, api)
-
-    yield new
-    for c in made:
-        c.close()
-
-
-@pytest.fixture
-def web(server: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, follow_redirects=False) as c:
-        yield c
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, "no CSRF field on the page"
-    return found.group(1)
-
-
-def sign_in(web: httpx.Client, member: Member, password: str | None = None,
-            next: str = "/") -> httpx.Response:
-    page = web.get("/login")
-    assert page.status_code == 200
-    return web.post("/login", data={"csrf_token": csrf_of(page.text), "next": next,
-                                    "username": member.username,
-                                    "password": password or member.password})
 
 
 def test_sign_in_sets_a_safe_session_cookie(signup: Signup, web: httpx.Client) -> None:

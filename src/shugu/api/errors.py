@@ -6,10 +6,11 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shugu.errors import ShuguError
+from shugu.portal import pages
 
 log = logging.getLogger("shugu.api")
 
@@ -29,7 +30,9 @@ def error_body(code: str, message: str, **details: object) -> dict[str, object]:
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(ShuguError)
-    async def _shugu(_: Request, exc: ShuguError) -> JSONResponse:
+    async def _shugu(request: Request, exc: ShuguError) -> Response:
+        if pages.is_portal(request):  # a refusal inside a portal page is a page
+            return pages.error_response(request, exc)
         return JSONResponse(exc.to_dict(), status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)
@@ -51,6 +54,8 @@ def install(app: FastAPI) -> None:
             message = "no such endpoint"
         return JSONResponse(error_body(code, message), status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
+
+    pages.install(app)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

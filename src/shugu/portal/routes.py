@@ -3,60 +3,38 @@ signed-in Principal, so the portal shows exactly what the API would."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-from urllib.parse import quote
+import re
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from shugu.api.deps import ExchangeDep
 from shugu.catalog import products, search
 from shugu.contracts import offers
 from shugu.errors import NotFound, Unauthenticated
 from shugu.identity import service as identity
-from shugu.identity.principal import Principal
-from shugu.portal import i18n
+from shugu.portal import auditor, consumer, i18n, operator, provider
 from shugu.portal import session as sessions
+from shugu.portal.pages import HERE, render, to_login
 from shugu.review import service as review
 
-HERE = Path(__file__).parent
-STATIC = {"portal.css": "text/css"}  # the only files /static/ serves
+STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
+STATIC_NAME = re.compile(r"^[a-z0-9-]+\.(css|js|svg)$")  # no paths, no dotfiles
 PAGE_SIZE = 20
 
 router = APIRouter(include_in_schema=False)
-_env = Environment(loader=FileSystemLoader(HERE / "templates"),
-                   autoescape=select_autoescape(["html"]))
-
-
-def render(request: Request, template: str, status_code: int = 200,
-           who: Principal | None = None, **context: Any) -> HTMLResponse:
-    lang = i18n.language(request)
-    secret = sessions.session_secret(request) if who else None
-    html = _env.get_template(template).render(
-        t=i18n.translator(lang), lang=lang, html_lang=i18n.HTML_LANG[lang], who=who,
-        path=request.url.path, csrf=sessions.csrf_for(secret) if secret else None,
-        **context)
-    response = HTMLResponse(html, status_code=status_code)
-    if i18n.requested(request):
-        sessions.set_cookie(request, response, i18n.COOKIE, lang, max_age=365 * 86400)
-    return response
-
-
-def to_login(request: Request) -> RedirectResponse:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    response = RedirectResponse(f"/login?next={quote(target)}", status_code=303)
-    if sessions.session_secret(request):  # a dead session: drop the cookie
-        response.delete_cookie(sessions.SESSION_COOKIE, path="/")
-    return response
+router.include_router(provider.router)
+router.include_router(consumer.router)
+router.include_router(operator.router)
+router.include_router(auditor.router)
 
 
 @router.get("/static/{name}")
 def static(name: str) -> Response:
-    if name not in STATIC:
+    file = HERE / "static" / name
+    if not STATIC_NAME.match(name) or not file.is_file():
         return Response(status_code=404)
-    return FileResponse(HERE / "static" / name, media_type=STATIC[name],
+    return FileResponse(file, media_type=STATIC_TYPES[file.suffix],
                         headers={"Cache-Control": "public, max-age=3600"})
 
 
