@@ -200,6 +200,9 @@ class Client:
     def get_product(self, slug: str) -> catalog.ProductOut:
         return self._get(catalog.ProductOut, f"/products/{slug}")
 
+    def product_sample(self, slug: str) -> catalog.SampleOut:
+        return self._get(catalog.SampleOut, f"/products/{slug}/sample")
+
     def list_products(
         self,
         *,

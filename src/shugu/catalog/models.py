@@ -38,6 +38,9 @@ class Product(Base):
     # Indexed: listing and counting the visible products reads this index, not the wide rows.
     # draft → in_review → listed | rejected; listed → delisted (see shugu.review).
     status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
+    # How many rows per table the provider lets others preview (0: no sample); see
+    # catalog.sample for when the preview is actually shown.
+    sample_rows: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

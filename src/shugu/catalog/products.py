@@ -18,7 +18,7 @@ from shugu.ledger import service as ledger
 from shugu.pagination import Page, check_limit, decode_token, next_token
 
 PRODUCT_FIELDS = ("title_zh", "title_en", "description_zh", "description_en", "tags", "category",
-                  "update_frequency", "data_source", "scenario")
+                  "update_frequency", "data_source", "scenario", "sample_rows")
 
 
 def _clean_tags(tags: list[str]) -> list[str]:
@@ -67,8 +67,9 @@ def update_product(
 ) -> Product:
     product = owned_product(session, principal, slug)
     changes = patch.model_dump(exclude_unset=True)
-    if "title_zh" in changes and changes["title_zh"] is None:
-        raise InvalidInput("title_zh cannot be removed", code="invalid_input")
+    for required in ("title_zh", "sample_rows"):
+        if required in changes and changes[required] is None:
+            raise InvalidInput(f"{required} cannot be removed", code="invalid_input")
     if "tags" in changes:
         changes["tags"] = _clean_tags(changes["tags"] or [])
     for name, value in changes.items():

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{1,98}[a-z0-9]$"
 TABLE_PATTERN = r"^[a-z_][a-z0-9_]{0,99}$"
+SAMPLE_MAX_ROWS = 20
 UpdateFrequency = Literal[
     "realtime", "hourly", "daily", "weekly", "monthly", "quarterly", "yearly", "irregular", "static"
 ]
@@ -25,6 +26,8 @@ class ProductIn(BaseModel):
     update_frequency: UpdateFrequency | None = None
     data_source: str | None = None
     scenario: str | None = None
+    sample_rows: int = Field(default=0, ge=0, le=SAMPLE_MAX_ROWS,
+                             description="rows per table others may preview (0: none)")
 
 
 class ProductPatch(BaseModel):
@@ -37,6 +40,7 @@ class ProductPatch(BaseModel):
     update_frequency: UpdateFrequency | None = None
     data_source: str | None = None
     scenario: str | None = None
+    sample_rows: int | None = Field(default=None, ge=0, le=SAMPLE_MAX_ROWS)
 
 
 class ColumnOut(BaseModel):
@@ -78,10 +82,26 @@ class ProductOut(BaseModel):
     update_frequency: str | None
     data_source: str | None
     scenario: str | None
+    sample_rows: int = 0
     status: str
     created_at: datetime
     updated_at: datetime
     tables: list[TableOut] = Field(default_factory=list)
+
+
+class TableSampleOut(BaseModel):
+    name: str
+    version: int
+    columns: list[str] = Field(description="the columns shown (identity, join-key and "
+                               "never-output columns of the analysis rules are left out)")
+    withheld_columns: list[str] = Field(default_factory=list)
+    rows: list[list[str | None]] = Field(description="values as text")
+
+
+class SampleOut(BaseModel):
+    slug: str
+    rows_per_table: int
+    tables: list[TableSampleOut] = Field(default_factory=list)
 
 
 class IngestOut(BaseModel):

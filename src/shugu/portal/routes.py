@@ -11,12 +11,15 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from shugu.api.deps import ExchangeDep
 from shugu.catalog import products, search
 from shugu.contracts import offers
-from shugu.errors import NotFound, Unauthenticated
+from shugu.errors import Forbidden, NotFound, Unauthenticated
 from shugu.identity import service as identity
 from shugu.portal import auditor, consumer, i18n, operator, provider
 from shugu.portal import session as sessions
 from shugu.portal.pages import HERE, render, to_login
+from shugu.review import sample
 from shugu.review import service as review
+from shugu.rights import certificates
+from shugu.rights.models import RIGHTS
 
 STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
 STATIC_NAME = re.compile(r"^[a-z0-9-]+\.(css|js|svg)$")  # no paths, no dotfiles
@@ -129,8 +132,16 @@ def product(slug: str, request: Request, ex: ExchangeDep) -> Response:
             except NotFound:
                 listing = None
             offer_list = [offers.to_out(s, o) for o in offers.list_for_product(s, who, slug)]
+            certs = [certificates.public_status(s, c)
+                     for c in certificates.for_product(s, out.id)]
+            try:
+                preview, withheld = sample.product_sample(
+                    s, who, ex.settings.tables_dir, slug), None
+            except Forbidden as refusal:
+                preview, withheld = None, refusal.code
     except NotFound:
         return render(request, "error.html", 404, who=who, title="notfound.title",
                       body="notfound.body")
     return render(request, "product.html", who=who, product=out, listing=listing,
-                  offers=offer_list)
+                  offers=offer_list, certificates=certs, rights=RIGHTS, sample=preview,
+                  sample_withheld=withheld)

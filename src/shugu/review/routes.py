@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from shugu.api.deps import ExchangeDep, PrincipalDep
+from shugu.catalog.schemas import SampleOut
 from shugu.pagination import Page
-from shugu.review import schemas, service
+from shugu.review import sample, schemas, service
 
 router = APIRouter(tags=["listing review"])
 
@@ -25,6 +26,14 @@ def submit(slug: str, ex: ExchangeDep, who: PrincipalDep) -> schemas.ListingOut:
 def show(slug: str, ex: ExchangeDep, who: PrincipalDep) -> schemas.ListingOut:
     with ex.read() as s:
         return service.product_listing(s, who, slug)
+
+
+@router.get("/products/{slug}/sample", response_model=SampleOut)
+def product_sample(slug: str, ex: ExchangeDep, who: PrincipalDep) -> SampleOut:
+    """Preview rows, when the provider offers them and the listing review found no personal
+    information (403 sample_not_offered / sample_not_listed / sample_withheld_personal_data)."""
+    with ex.read() as s:
+        return sample.product_sample(s, who, ex.settings.tables_dir, slug)
 
 
 @router.post("/products/{slug}/delist", response_model=schemas.ListingOut)

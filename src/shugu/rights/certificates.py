@@ -182,3 +182,9 @@ def list_for(session: Session, org_id: int | None, offset: int, limit: int) -> l
 
 def default_valid_until(days: int) -> datetime:
     return utcnow() + timedelta(days=days)
+
+
+def for_product(session: Session, product_id: int) -> list[Certificate]:
+    """A product's certificates, newest first (their public status is public)."""
+    return list(session.scalars(select(Certificate).where(
+        Certificate.product_id == product_id).order_by(Certificate.id.desc())))
