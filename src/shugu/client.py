@@ -168,6 +168,12 @@ class Client:
         )
         return self._send("POST", identity.UserCreated, f"/organizations/{org_id}/users", body)
 
+    def reset_password(self, org_id: int, user_id: int,
+                       password: str | None = None) -> identity.PasswordSet:
+        return self._send("POST", identity.PasswordSet,
+                          f"/organizations/{org_id}/users/{user_id}/password",
+                          {"password": password})
+
     def list_users(self, org_id: int) -> list[identity.UserOut]:
         return self._list(list[identity.UserOut], f"/organizations/{org_id}/users")
 

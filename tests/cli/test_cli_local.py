@@ -82,7 +82,24 @@ def test_demo_seeds_and_prints_tokens(tmp_path: Path) -> None:
         assert db.execute("SELECT DISTINCT source FROM entitlements").fetchall() == \
             [("agreement",)]
         assert db.execute("SELECT count(*) FROM offers").fetchone() == (3,)
+        assert db.execute("SELECT count(*) FROM analysis_rules").fetchone() == (1,)
+        assert db.execute("SELECT sample_rows FROM products ORDER BY id").fetchall() == \
+            [(0,), (5,)]
     assert "billing run" in out and "voucher list" in out
+    # Portal sign-ins for every role, new on each start.
+    import re
+
+    from argon2 import PasswordHasher
+
+    logins = [re.findall(r"username (\S+)\s+password (\S+)", run.stdout)
+              for run in (first, second)]
+    assert [u for u, _ in logins[1]] == ["operator", "grid", "bank", "auditor"]
+    hasher = PasswordHasher()
+    with sqlite3.connect(data_dir / "shugu.db") as db:
+        for (user, old), (_, new) in zip(*logins, strict=True):
+            stored = db.execute("SELECT password_hash FROM users WHERE username = ?",
+                                (user,)).fetchone()[0]
+            assert hasher.verify(stored, new) and old != new
     verify = subprocess.run([*SHUGU, "ledger", "verify", "--data-dir", str(data_dir)],
                             env=env_for(data_dir), capture_output=True, text=True, timeout=120)
     assert verify.returncode == 0, verify.stdout + verify.stderr

@@ -164,6 +164,25 @@ def test_users_belong_to_their_organisation(orgs: Orgs, server: LiveServer) -> N
     assert api_error(lambda: analyst.create_user(a_id, "x_user")).code == "org_admin_required"
 
 
+def test_an_admin_resets_a_users_password(orgs: Orgs, server: LiveServer,
+                                         operator: Client) -> None:
+    a, b = orgs.new(["provider"]), orgs.new(["consumer"])
+    a_id = a.org_id  # type: ignore[attr-defined]
+    user = a.create_user(a_id, "analyst_r", password="first password").user
+    generated = a.reset_password(a_id, user.id).password
+    assert generated and len(generated) >= 12
+    assert api_error(lambda: Client(server.url).login("analyst_r", "first password")) \
+        .code == "invalid_credentials"
+    Client(server.url).login("analyst_r", generated)
+    assert operator.reset_password(a_id, user.id, "chosen by ops").password is None
+    Client(server.url).login("analyst_r", "chosen by ops")
+    # Another organisation gets nothing; a user of another organisation is not found.
+    assert api_error(lambda: b.reset_password(a_id, user.id)).code == "org_admin_required"
+    b_id = b.org_id  # type: ignore[attr-defined]
+    assert api_error(lambda: b.reset_password(b_id, user.id)).code == "user_not_found"
+    assert api_error(lambda: a.reset_password(a_id, user.id, "short")).status == 422
+
+
 def test_tokens_of_another_organisation_are_invisible(orgs: Orgs) -> None:
     a, b = orgs.new(["provider"]), orgs.new(["consumer"])
     token = a.create_token("mine").token

@@ -60,23 +60,39 @@ INDEX = schemas.ProductIn(
     category="能源 energy", update_frequency="monthly",
     data_source="由企业月度用电量数据加工形成（数据加工使用权）",
     scenario="宏观经济研判、行业研究",
+    sample_rows=5,
 )
+
+# The sandbox may count and sum enterprises' use by month, city, industry and size; a
+# county (district_code) is the unit the threshold counts, and its name would name it.
+POWER_RULES = {
+    "mode": "aggregate", "min_identities": 3,
+    "columns": {
+        "district_code": {"role": "identity"},
+        "district": {"role": "never_output"},
+        **{c: {"role": "dimension"} for c in ("stat_month", "city", "industry_code",
+                                                "industry", "enterprise_scale")},
+        "enterprise_count": {"role": "aggregatable", "functions": ["SUM"]},
+        "electricity_kwh": {"role": "aggregatable", "functions": ["SUM", "AVG", "MIN", "MAX"]},
+        "peak_load_kw": {"role": "aggregatable", "functions": ["SUM", "AVG", "MAX"]},
+        "yoy_change_pct": {"role": "aggregatable", "functions": ["AVG"]},
+    },
+}
 
 
 @dataclass
 class DemoReport:
     tokens: dict[str, tuple[str, str]] = field(default_factory=dict)  # who -> (org, token)
     products: list[tuple[str, str, int]] = field(default_factory=list)
-    operator_password: str | None = None
     profile: Path | None = None
+    logins: dict[str, tuple[str, str]] = field(default_factory=dict)  # who -> (user, password)
 
     def print(self, console: Console, base_url: str, data_dir: Path) -> None:
         # Tokens and commands are printed whole on their own lines so they can be copied,
         # whatever the terminal's width.
         say = functools.partial(console.print, soft_wrap=True, highlight=False)
         say(f"\n[bold green]shugu demo is ready[/bold green] at {base_url}")
-        say(f"  web portal:        {base_url}/  (sign in as the operator; English: "
-            f"{base_url}/lang/en)")
+        say(f"  web portal:        {base_url}/  (中文; English: {base_url}/lang/en)")
         say(f"  API docs:          {base_url}/api/v1/docs")
         say(f"  OpenAPI document:  {base_url}/api/v1/openapi.json")
         say("\nDemo participants and their API tokens (valid 30 days; new ones each start):")
@@ -85,9 +101,9 @@ class DemoReport:
         say("\nProducts:")
         for slug, title, rows in self.products:
             say(f"  {slug} — {title} ({rows:,} rows)")
-        if self.operator_password:
-            say(f"\nOperator login: username operator, password {self.operator_password} "
-                "(shown only on the first start)")
+        say("\nPortal sign-ins (new passwords on each start of the demo):")
+        for who, (username, password) in self.logins.items():
+            say(f"  {who:<16} username {username:<10} password {password}")
         token = self.tokens.get("consumer (bank)", ("", "<token>"))[1]
         say("\nTry:")
         say(f"  curl -H 'Authorization: Bearer {token}' '{base_url}/api/v1/search?q=用电'")
@@ -101,6 +117,10 @@ class DemoReport:
             f"{datetime.now(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}")
         say(f"  shugu --url {base_url} --token {op} settlement create")
         say(f"  shugu --url {base_url} --token {token} voucher list")
+        say("\nIn the portal, the bank's sandbox (/consumer/sandbox) answers aggregates over "
+            "the power data, e.g.:")
+        say(f'  SELECT city, SUM(electricity_kwh) AS kwh FROM "{POWER.slug}".monthly_use '
+            "GROUP BY city")
         if self.profile is not None:
             say(f"\nThe bank's Delta Sharing profile: {self.profile}")
             say("  python -c \"import delta_sharing; print(delta_sharing.load_as_pandas("
@@ -190,6 +210,18 @@ def _list_through_review(ex: Exchange, grid: Principal, operator: Principal,
                 review.approve(s, operator, listing_id, ApproveIn(note="demo"))
 
 
+def _analysis_rules(ex: Exchange, grid: Principal) -> None:
+    from shugu.catalog.models import DataTable
+    from shugu.sandbox import rules
+    from shugu.sandbox.schemas import RulesIn
+
+    with ex.transaction() as s:
+        table = s.scalar(select(DataTable).join(Product, Product.id == DataTable.product_id)
+                         .where(Product.slug == POWER.slug, DataTable.name == "monthly_use"))
+        if table is not None and rules.latest(s, table.id) is None:
+            rules.set_rules(s, grid, POWER.slug, "monthly_use", RulesIn.model_validate(POWER_RULES))
+
+
 def _principal(session: object, user: User) -> Principal:
     return identity.principal_for(user)
 
@@ -219,7 +251,7 @@ def _ensure_org(ex: Exchange, operator: Principal, spec: tuple[str, str, str, li
 
 
 def seed(ex: Exchange, *, rows: int, console: Console) -> DemoReport:
-    report = DemoReport(operator_password=ex.first_start.password if ex.first_start else None)
+    report = DemoReport()
     with ex.read() as s:
         platform = s.scalar(select(Organization).where(Organization.is_platform.is_(True)))
         assert platform is not None
@@ -250,6 +282,7 @@ def seed(ex: Exchange, *, rows: int, console: Console) -> DemoReport:
                 products.publish_revision(s, grid, spec.slug, schemas.RevisionIn(
                     name="2022-2024", note="首次发布 initial release"))
     _list_through_review(ex, grid, operator, console)
+    _analysis_rules(ex, grid)
     with ex.transaction() as s:
         for slug in (POWER.slug, INDEX.slug):
             product = s.scalar(select(Product).where(Product.slug == slug))
@@ -264,6 +297,10 @@ def seed(ex: Exchange, *, rows: int, console: Console) -> DemoReport:
             _token, secret = identity.create_token(
                 s, who, id_schemas.TokenIn(name="demo", expires_in_days=30), ex.token_ttl)
             report.tokens[label] = (org.name, secret)
+            # Portal sign-ins: a fresh password each start, like the tokens.
+            password = identity.reset_password(s, operator, org.id, who.user_id, None)
+            assert password is not None
+            report.logins[label] = (who.username, password)
     _share_with_the_bank(ex, grid, org_ids["bank"], report)
     from shugu.app import sign_tree_head
 

@@ -79,6 +79,15 @@ def create_user(
         return schemas.UserCreated(user=schemas.UserOut.model_validate(user), password=password)
 
 
+@router.post("/organizations/{org_id}/users/{user_id}/password",
+             response_model=schemas.PasswordSet)
+def reset_password(org_id: int, user_id: int, body: schemas.PasswordIn, ex: ExchangeDep,
+                   who: PrincipalDep) -> schemas.PasswordSet:
+    with ex.transaction() as s:
+        return schemas.PasswordSet(password=identity.reset_password(
+            s, who, org_id, user_id, body.password))
+
+
 @router.get("/organizations/{org_id}/users", response_model=list[schemas.UserOut])
 def list_users(org_id: int, ex: ExchangeDep, who: PrincipalDep) -> list[schemas.UserOut]:
     with ex.read() as s:

@@ -56,6 +56,15 @@ class UserOut(BaseModel):
     created_at: datetime
 
 
+class PasswordIn(BaseModel):
+    password: str | None = Field(default=None, min_length=8,
+                                 description="leave out to have one generated")
+
+
+class PasswordSet(BaseModel):
+    password: str | None = Field(description="the generated password, shown only this once")
+
+
 class UserCreated(BaseModel):
     user: UserOut
     password: str | None = Field(description="the generated password, shown only this once")

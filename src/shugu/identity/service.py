@@ -187,6 +187,23 @@ def create_user(
                         data.display_name, data.is_admin)
 
 
+def reset_password(session: Session, principal: Principal, org_id: int, user_id: int,
+                   password: str | None) -> str | None:
+    """An organisation's administrator (or the operator) sets a user's password; without one
+    a new password is generated and returned once. Sessions and tokens stay as they are."""
+    _may_manage_org(principal, org_id)
+    user = session.get(User, user_id)
+    if user is None or user.org_id != org_id:
+        raise NotFound(f"user {user_id} does not exist", code="user_not_found")
+    generated = None
+    if password is None:
+        password = generated = generate_password()
+    user.password_hash = _hasher.hash(password)
+    ledger.append(session, actor=principal.actor, action="user.password_reset",
+                  subject=f"user:{user.id}", payload={"id": user.id, "org_id": org_id})
+    return generated
+
+
 def list_users(session: Session, principal: Principal, org_id: int) -> list[User]:
     _may_manage_org(principal, org_id)
     return list(session.scalars(select(User).where(User.org_id == org_id).order_by(User.id)))
