@@ -109,7 +109,8 @@ _TABLE: list[tuple[str, str, str]] = [
      "The provider approves this offer: after requesting, wait for its answer on the "
      "negotiation page."),
     ("cons.purpose_text", "用途说明", "Purpose in your words"),
-    ("cons.purpose_text_hint", "（提供方审批时可能要求）", "(a manual offer may require it)"),
+    ("cons.purpose_text_hint", "（用途为“其他”或报价需审批时必填）",
+     "(required for the purpose “other” and for offers the provider approves)"),
     ("cons.counter_price", "建议价格（元）", "Price you propose (yuan)"),
     ("cons.counter_price_hint",
      "（留空即接受报价价格；改价后需提供方同意）",
