@@ -12,7 +12,7 @@ import httpx
 from shugu.client import Client
 from tests.conftest import LiveServer
 from tests.portal.conftest import Signup, post_form, signed_in_web
-from tests.portal.test_consumer_pages import SLUG, T, T_DP, build, page, refused
+from tests.portal.test_consumer_pages import SLUG, T_DP, T, build, page, refused
 
 SANDBOX = f"/consumer/sandbox?product={SLUG}"
 
