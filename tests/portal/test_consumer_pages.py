@@ -118,6 +118,9 @@ def test_offer_contract_profile_invoice_and_voucher(
         page(web, f"/consumer/offers/{private.id}", 404)
         page(other, f"/consumer/offers/{private.id}")
         page(web, "/consumer/offers/999999", 404)
+        for bad in ("/consumer/offers/abc", "/consumer/negotiations/1x",
+                    "/consumer/agreements/-1", "/consumer/sandbox?query=x"):
+            assert "<h1>Page not found</h1>" in page(web, bad, 404)
 
         path = f"/consumer/offers/{m.offer_id}"
         action = f"{path}/request"

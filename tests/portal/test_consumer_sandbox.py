@@ -43,7 +43,7 @@ def test_sandbox_refusal_answer_budget_template_and_history(
     other = signed_in_web(server, stranger)
     try:
         html = page(web, "/consumer/sandbox?lang=en")
-        assert 'class="code"' in html and '<label for="cons-sb-sql">' in html
+        assert 'class="code"' in html and '<label for="cons-sb-sql">SQL<' in html
         assert "&#34;grid-usage&#34;.usage" in html and "&#34;grid-usage&#34;.usage_dp" in html
         assert "identity" in html and "never output" in html and "k = 5" in html
         assert text_of(html, "cons-sb-queries-left") == "10"

@@ -27,6 +27,7 @@ from shugu.identity import schemas as id_schemas
 from shugu.identity import service as identity
 from shugu.portal import consumer_billing, consumer_sandbox, i18n
 from shugu.portal.consumer_common import (
+    ident,
     member,
     number,
     org_name,
@@ -79,9 +80,10 @@ def home(request: Request, ex: ExchangeDep) -> Response:
 
 # -- offers ----------------------------------------------------------------------------------
 
-@router.get("/consumer/offers/{offer_id}")
-def offer_page(offer_id: int, request: Request, ex: ExchangeDep, purpose: str = "",
+@router.get("/consumer/offers/{raw_offer_id}")
+def offer_page(raw_offer_id: str, request: Request, ex: ExchangeDep, purpose: str = "",
                mode: str = "", check: str = "") -> Response:
+    offer_id = ident(raw_offer_id)
     who = member(ex, request)
     lang = i18n.language(request)
     decision = None
@@ -99,8 +101,9 @@ def offer_page(offer_id: int, request: Request, ex: ExchangeDep, purpose: str = 
                   purposes=purposes(lang), decision=decision, purpose=purpose, mode=mode)
 
 
-@router.post("/consumer/offers/{offer_id}/request")
-async def request_offer(offer_id: int, request: Request, ex: ExchangeDep) -> Response:
+@router.post("/consumer/offers/{raw_offer_id}/request")
+async def request_offer(raw_offer_id: str, request: Request, ex: ExchangeDep) -> Response:
+    offer_id = ident(raw_offer_id)
     who = member(ex, request)
     form = await posted(request, who)
     terms = None
@@ -131,8 +134,9 @@ def negotiations_page(request: Request, ex: ExchangeDep, state: str = "",
                   titles=titles, states=negotiation.STATES)
 
 
-@router.get("/consumer/negotiations/{negotiation_id}")
-def negotiation_page(negotiation_id: int, request: Request, ex: ExchangeDep) -> Response:
+@router.get("/consumer/negotiations/{raw_negotiation_id}")
+def negotiation_page(raw_negotiation_id: str, request: Request, ex: ExchangeDep) -> Response:
+    negotiation_id = ident(raw_negotiation_id)
     who = member(ex, request)
     lang = i18n.language(request)
     with ex.read() as s:
@@ -148,9 +152,10 @@ def negotiation_page(negotiation_id: int, request: Request, ex: ExchangeDep) -> 
                   purpose=purpose_label(out.purpose, lang))
 
 
-@router.post("/consumer/negotiations/{negotiation_id}/{message}")
-async def negotiation_message(negotiation_id: int, message: str, request: Request,
+@router.post("/consumer/negotiations/{raw_negotiation_id}/{message}")
+async def negotiation_message(raw_negotiation_id: str, message: str, request: Request,
                               ex: ExchangeDep) -> Response:
+    negotiation_id = ident(raw_negotiation_id)
     who = member(ex, request)
     form = await posted(request, who)
     if message not in CONSUMER_MESSAGES:
@@ -191,8 +196,9 @@ def agreements_page(request: Request, ex: ExchangeDep,
     return render(request, "consumer/agreements.html", who=who, page=page, rows=rows)
 
 
-@router.get("/consumer/agreements/{agreement_id}")
-def agreement_page(agreement_id: int, request: Request, ex: ExchangeDep) -> Response:
+@router.get("/consumer/agreements/{raw_agreement_id}")
+def agreement_page(raw_agreement_id: str, request: Request, ex: ExchangeDep) -> Response:
+    agreement_id = ident(raw_agreement_id)
     who = member(ex, request)
     lang = i18n.language(request)
     with ex.read() as s:
@@ -217,8 +223,9 @@ def agreement_page(agreement_id: int, request: Request, ex: ExchangeDep) -> Resp
                   purpose=purpose_label(out.terms.get("purpose"), lang))
 
 
-@router.post("/consumer/agreements/{agreement_id}/terminate")
-async def terminate_agreement(agreement_id: int, request: Request, ex: ExchangeDep) -> Response:
+@router.post("/consumer/agreements/{raw_agreement_id}/terminate")
+async def terminate_agreement(raw_agreement_id: str, request: Request, ex: ExchangeDep) -> Response:
+    agreement_id = ident(raw_agreement_id)
     who = member(ex, request)
     form = await posted(request, who)
     body = validated(contract_schemas.TerminateIn, reason=form.get("reason", "").strip())
@@ -227,8 +234,9 @@ async def terminate_agreement(agreement_id: int, request: Request, ex: ExchangeD
     return done(f"/consumer/agreements/{agreement_id}", "cons_terminated")
 
 
-@router.post("/consumer/agreements/{agreement_id}/confirm-deletion")
-async def confirm_deletion(agreement_id: int, request: Request, ex: ExchangeDep) -> Response:
+@router.post("/consumer/agreements/{raw_agreement_id}/confirm-deletion")
+async def confirm_deletion(raw_agreement_id: str, request: Request, ex: ExchangeDep) -> Response:
+    agreement_id = ident(raw_agreement_id)
     who = member(ex, request)
     await posted(request, who)
     with ex.transaction() as s:
@@ -236,10 +244,11 @@ async def confirm_deletion(agreement_id: int, request: Request, ex: ExchangeDep)
     return done(f"/consumer/agreements/{agreement_id}", "cons_deleted")
 
 
-@router.post("/consumer/agreements/{agreement_id}/profile")
-async def sharing_profile(agreement_id: int, request: Request, ex: ExchangeDep) -> Response:
+@router.post("/consumer/agreements/{raw_agreement_id}/profile")
+async def sharing_profile(raw_agreement_id: str, request: Request, ex: ExchangeDep) -> Response:
     """A Delta Sharing profile file, made exactly as POST /api/v1/sharing/profile makes it
     (a new token of scope "sharing"), sent as a download: its secret is shown only once."""
+    agreement_id = ident(raw_agreement_id)
     who = member(ex, request)
     form = await posted(request, who)
     days = number(form.get("expires_in_days"), "expires_in_days")

@@ -126,7 +126,16 @@ def readable(raw: dict[str, Any], lang: str) -> list[tuple[str, str, dict[str, A
         out.append(("cons.pol.roles", "text", {"text": ", ".join(rules.roles[0])}))
     if rules.delete_duty:
         grace = rules.delete_duty[0]
-        out.append(("cons.pol.delete", "text", {"text": grace.text if grace else "—"}))
+        out.append(("cons.pol.delete", "text", {"text": grace.text}) if grace else
+                   ("cons.pol.delete_plain", "flag", {}))
     for action, _ in rules.prohibited:
         out.append((f"cons.pol.no_{action}", "flag", {}))
     return out
+
+
+def ident(text: str | None) -> int:
+    """A numeric id from the path or query string; anything else is a page that does not
+    exist (404 page), not a validation error."""
+    if text is None or not text.isdigit() or len(text) > 18:
+        raise NotFound(f"{text!r} is not an id", code="not_found")
+    return int(text)

@@ -18,7 +18,7 @@ from shugu.entitlements import service as entitlements
 from shugu.errors import NotFound, ShuguError
 from shugu.identity.principal import Principal
 from shugu.portal import i18n
-from shugu.portal.consumer_common import member, usage, validated
+from shugu.portal.consumer_common import ident, member, usage, validated
 from shugu.portal.pages import posted, redirect, render
 from shugu.runtime import Exchange
 from shugu.sandbox import permissions, rules, schemas, service, templates
@@ -60,7 +60,7 @@ def _after_run(ex: Exchange, who: Principal, slug: str, before: dict[str, str],
 
 
 @router.get("/consumer/sandbox")
-def sandbox_page(request: Request, ex: ExchangeDep, product: str = "", query: int | None = None,
+def sandbox_page(request: Request, ex: ExchangeDep, product: str = "", query: str = "",
                  bq: str = "", be: str = "") -> Response:
     who = member(ex, request)
     lang = i18n.language(request)
@@ -69,8 +69,8 @@ def sandbox_page(request: Request, ex: ExchangeDep, product: str = "", query: in
         live = entitlements.live_products(s, who.org_id, permissions.MODE)
         choices = [(p.slug, p.title_en if lang == "en" and p.title_en else p.title_zh)
                    for _, p in live]
-        if query is not None:
-            shown = service.get(s, who, query)
+        if query:
+            shown = service.get(s, who, ident(query))
             if not product and shown.product_ids:
                 first = s.get(Product, shown.product_ids[0])
                 product = first.slug if first is not None else ""
@@ -125,8 +125,9 @@ async def run_query(request: Request, ex: ExchangeDep) -> Response:
     return await run_in_threadpool(_after_run, ex, who, slug, before, service.run, body.sql)
 
 
-@router.post("/consumer/sandbox/templates/{template_id}/run")
-async def run_template(template_id: int, request: Request, ex: ExchangeDep) -> Response:
+@router.post("/consumer/sandbox/templates/{raw_template_id}/run")
+async def run_template(raw_template_id: str, request: Request, ex: ExchangeDep) -> Response:
+    template_id = ident(raw_template_id)
     who = member(ex, request)
     form = await posted(request, who)
     values = {k.removeprefix("param_"): v for k, v in form.items() if k.startswith("param_")}

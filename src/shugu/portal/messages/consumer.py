@@ -72,6 +72,8 @@ _TABLE: list[tuple[str, str, str]] = [
     ("cons.pol.delete",
      "合同结束后须删除数据并确认，期限",
      "Delete the data after the agreement ends and confirm it, within"),
+    ("cons.pol.delete_plain", "合同结束后须删除数据并确认",
+     "Delete the data after the agreement ends and confirm it"),
     ("cons.pol.no_distribute",
      "禁止向他人转让或分发数据",
      "Redistributing the data to others is prohibited"),
