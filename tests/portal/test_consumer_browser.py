@@ -1,13 +1,16 @@
 """The consumer's journey in Debian's chromium: an instant offer → the contract → the
 agreement → the sharing profile download → the sandbox, a refused query and its reason,
-then an answered one with the remaining budget; the sandbox on a phone."""
+then an answered one with the remaining budget → the invoice and the voucher evidence;
+the sandbox on a phone."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from shugu.billing import voucher_check
 from shugu.client import Client
+from shugu.db import utcnow
 from tests.portal.conftest import Browsing, Signup
 from tests.portal.test_consumer_pages import SLUG, T, build
 
@@ -59,6 +62,19 @@ def test_offer_contract_profile_and_sandbox_in_a_browser(
     assert page.locator("#cons-sb-queries-left").inner_text() == "9"
     assert page.get_by_role("alert").count() == 0
     browsing.shot(page, "sandbox-answer")
+
+    # Later: the invoice and, once settled, its voucher with the evidence download.
+    operator.run_billing(utcnow())
+    operator.settle()
+    page.click("#cons-nav-invoices")
+    page.locator("#cons-invoices tbody a").first.click()
+    assert page.locator("#cons-invoice-status").inner_text() == "settled"
+    assert page.locator("#cons-invoice-total").inner_text() == "100.00"
+    browsing.shot(page, "invoice")
+    with page.expect_download() as info:
+        page.click("#cons-voucher-evidence")
+    bundle = json.loads(Path(info.value.path()).read_text(encoding="utf-8"))
+    assert voucher_check.verify(bundle, m.consumer.api.public_key().public_key).ok
 
     phone = browsing.page_for(m.consumer, lang="zh", mobile=True)
     phone.goto("/consumer/sandbox")

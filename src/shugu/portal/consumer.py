@@ -10,6 +10,7 @@ from datetime import UTC
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
 from shugu.api.deps import ExchangeDep
 from shugu.billing import service as billing
@@ -25,6 +26,7 @@ from shugu.entitlements.models import Entitlement
 from shugu.errors import InvalidInput
 from shugu.identity import schemas as id_schemas
 from shugu.identity import service as identity
+from shugu.identity.principal import Principal
 from shugu.portal import consumer_billing, consumer_sandbox, i18n
 from shugu.portal.consumer_common import (
     ident,
@@ -57,23 +59,37 @@ def consumer_actions(state: str) -> list[str]:
 
 # -- dashboard -------------------------------------------------------------------------------
 
+def _all_agreements(s: Session, who: Principal) -> list[contract_schemas.AgreementOut]:
+    out: list[contract_schemas.AgreementOut] = []
+    token: str | None = None
+    while True:
+        page = agreements.list_for(s, who, "consumer", 500, token)
+        out.extend(page.items)
+        token = page.next_page_token
+        if token is None:
+            return out
+
+
 @router.get("/consumer")
 def home(request: Request, ex: ExchangeDep) -> Response:
     who = member(ex, request)
     lang = i18n.language(request)
     with ex.read() as s:
-        open_negotiations = [
-            n for n in negotiation.list_for(s, who, "consumer", None, 100, None).items
-            if n.state not in FINAL_STATES]
+        # Open ones by state, so that old closed negotiations never crowd them out.
+        open_negotiations = sorted(
+            (n for state in negotiation.STATES if state not in FINAL_STATES
+             for n in negotiation.list_for(s, who, "consumer", state, 100, None).items),
+            key=lambda n: n.updated_at, reverse=True)
         live = []
-        for a in agreements.list_for(s, who, "consumer", 100, None).items:
+        for a in _all_agreements(s, who):
             if not a.live:
                 continue
             e = s.get(Entitlement, a.entitlement_id) if a.entitlement_id else None
             live.append({"a": a, "title": product_title(s, a.product, lang),
                          "usage": usage(s, e)})
         unpaid = billing.list_invoices(s, who, "consumer", "issued", 100, None).items
-        titles = {n.product: product_title(s, n.product, lang) for n in open_negotiations}
+        titles = {x.product: product_title(s, x.product, lang)
+                  for x in [*open_negotiations, *unpaid]}
     return render(request, "consumer/home.html", who=who, negotiations=open_negotiations,
                   live=live, unpaid=unpaid, titles=titles)
 
