@@ -188,6 +188,7 @@ def test_offer_contract_profile_invoice_and_voucher(
         bundle = r.json()
         assert bundle == m.consumer.api.voucher_evidence(voucher.group(1))
         key = m.consumer.api.public_key().public_key
+        assert f'id="cons-platform-key">{key}<' in text
         assert voucher_check.verify(bundle, key).ok
         page(other, f"/consumer/vouchers/{voucher.group(1)}/evidence", 404)
 

@@ -46,7 +46,7 @@ def invoice_page(number: str, request: Request, ex: ExchangeDep) -> Response:
         title = product_title(s, invoice.product, lang)
         provider = org_name(s, invoice.provider_org_id, lang)
     return render(request, "consumer/invoice.html", who=who, invoice=invoice, voucher=voucher,
-                  title=title, provider=provider)
+                  title=title, provider=provider, public_key=ex.key.public_b64)
 
 
 @router.get("/consumer/vouchers/{number}/evidence")

@@ -284,6 +284,10 @@ _TABLE: list[tuple[str, str, str]] = [
      "证据包含账本事件、包含证明和平台签名的树头，可离线校验：",
      "The evidence holds the ledger events, their inclusion proofs and a signed tree head; "
      "check it offline with:"),
+    ("cons.public_key_note",
+     "平台公钥（也可从 /api/v1/ledger/public-key 获取，请与其他渠道公布的公钥核对）：",
+     "The platform's public key (also at /api/v1/ledger/public-key; compare it with the one "
+     "published elsewhere):"),
     ("cons.voucher_content", "凭证内容", "Voucher content"),
     ("cons.no_voucher",
      "结算后将在此出具交易凭证。",
