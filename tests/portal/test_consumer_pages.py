@@ -209,6 +209,15 @@ def test_offer_contract_profile_invoice_and_voucher(
         assert m.consumer.api.get_agreement(agreement.id).deletion_duty == "fulfilled"
         refused(post_form(web, ag_path, f"{ag_path}/confirm-deletion", {}), 409,
                 "deletion_already_confirmed")
+        # Both languages on the lists; the stranger's lists stay empty.
+        assert "已终止" in page(web, "/consumer/agreements?lang=zh")
+        assert "已结算" in page(web, "/consumer/invoices")
+        assert "数据使用方工作台" in page(web, "/consumer")
+        assert "terminated" in page(web, "/consumer/agreements?lang=en")
+        for listing in ("/consumer/agreements", "/consumer/invoices", "/consumer/negotiations"):
+            html = page(other, listing)
+            assert agreement.number not in html and invoice.number not in html
+            assert "None yet." in html or "暂无。" in html
     finally:
         for c in (web, other, provider_web):
             c.close()
