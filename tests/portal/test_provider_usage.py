@@ -92,7 +92,7 @@ def test_recent_months_are_cst_calendar_months() -> None:
     # 2026-03-31 20:00 UTC is already 1 April in Beijing.
     months = periods.recent_months(datetime(2026, 3, 31, 20, tzinfo=UTC), 3)
     assert [m[0] for m in months] == ["2026-02", "2026-03", "2026-04"]
-    label, start, end = months[-1]
+    _, start, end = months[-1]
     assert start.astimezone(UTC) == datetime(2026, 3, 31, 16, tzinfo=UTC)
     assert end - start == timedelta(days=30)
     january = periods.recent_months(datetime(2026, 1, 15, tzinfo=UTC), 2)

@@ -257,6 +257,10 @@ ZH: dict[str, str] = {
     "done.prov_negotiation_finalize": "已确认成交，合约生效。",
     "done.prov_negotiation_terminate": "磋商已终止。",
     "done.prov_rules": "分析规则已保存为新版本。",
+    "prov.risk.low": "低",
+    "prov.risk.medium": "中（含个人信息）",
+    "prov.risk.high": "高（含敏感个人信息）",
+    "prov.no_revenue": "近 12 个月没有开票或结算。",
 }
 
 EN: dict[str, str] = {
@@ -527,4 +531,8 @@ EN: dict[str, str] = {
     "done.prov_negotiation_finalize": "Finalized: the agreement is concluded.",
     "done.prov_negotiation_terminate": "The negotiation was terminated.",
     "done.prov_rules": "The analysis rules were saved as a new version.",
+    "prov.risk.low": "low",
+    "prov.risk.medium": "medium (personal information)",
+    "prov.risk.high": "high (sensitive personal information)",
+    "prov.no_revenue": "No invoices or settlements in the last 12 months.",
 }
