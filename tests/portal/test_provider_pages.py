@@ -194,6 +194,7 @@ def test_revisions_registrations_and_listing(signup: Signup, server: LiveServer,
         assert submitted.status_code == 303
         assert grid.api.registration(reg.id).status == "formal_review"
         assert "p.pdf" in web.get(f"{base}/registrations").text
+        assert web.get("/provider/certificates/SG-NO-SUCH").status_code == 404
 
         # Listing: submit (scan + quality report), the operator approves, then delist.
         listing = web.get(f"{base}/listing")

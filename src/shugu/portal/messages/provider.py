@@ -261,6 +261,10 @@ ZH: dict[str, str] = {
     "prov.risk.medium": "中（含个人信息）",
     "prov.risk.high": "高（含敏感个人信息）",
     "prov.no_revenue": "近 12 个月没有开票或结算。",
+    "prov.used.queries": "查询次数（已用/上限）",
+    "prov.used.rows": "行数（已用/上限）",
+    "prov.used.bytes": "字节数（已用/上限）",
+    "prov.used.downloads": "下载次数（已用/上限）",
 }
 
 EN: dict[str, str] = {
@@ -535,4 +539,8 @@ EN: dict[str, str] = {
     "prov.risk.medium": "medium (personal information)",
     "prov.risk.high": "high (sensitive personal information)",
     "prov.no_revenue": "No invoices or settlements in the last 12 months.",
+    "prov.used.queries": "Queries (used / quota)",
+    "prov.used.rows": "Rows (used / quota)",
+    "prov.used.bytes": "Bytes (used / quota)",
+    "prov.used.downloads": "Downloads (used / quota)",
 }
