@@ -15,7 +15,7 @@ from shugu.portal.i18n import MESSAGES
 from tests.portal.conftest import Browsing, Signup
 
 ZH = MESSAGES["zh"]
-ROWS = 20_000
+ROWS = 6_000
 CSV = b"uscc,region,kwh\n" + b"".join(
     f"9133010{i:011d},{('east', 'west', 'north', 'south')[i % 4]},{100 + i % 997}\n".encode()
     for i in range(ROWS))

@@ -89,6 +89,9 @@ def test_offers_and_negotiations(signup: Signup, server: LiveServer, operator: C
         finalize_early = post_form(web, f"{BASE}/offers",
                                    f"{BASE}/negotiations/{n.id}/finalize", {})
         assert finalize_early.status_code == 409 and "illegal_transition" in finalize_early.text
+        home = web.get("/provider", params={"lang": "zh"}).text
+        assert ZH["prov.waiting_on_you"] in home
+        assert f"/offers#negotiation-{n.id}" in home
         agreed = post_form(web, f"{BASE}/offers", f"{BASE}/negotiations/{n.id}/agree", {})
         assert agreed.status_code == 303
         assert bank.api.get_negotiation(n.id).state == "AGREED"

@@ -120,11 +120,12 @@ def test_policy_form_builds_a_valid_odrl_policy() -> None:
 
 def test_rules_template_and_chart() -> None:
     columns = [{"name": "region", "type": "string"}, {"name": "customer_id", "type": "long"},
-               {"name": "amount", "type": "decimal(10,2)"}, {"name": "day", "type": "date"}]
+               {"name": "amount", "type": "decimal(10,2)"}, {"name": "day", "type": "date"},
+               {"name": "month", "type": "long"}]
     template = forms.rules_template(columns)
     assert template["columns"]["customer_id"] == {"role": "identity"}
     assert template["columns"]["amount"]["role"] == "aggregatable"
-    assert template["columns"]["day"] == {"role": "dimension"}
+    assert template["columns"]["day"] == template["columns"]["month"] == {"role": "dimension"}
     assert forms.rules_template([{"name": "a", "type": "long"}])["columns"] == {
         "a": {"role": "identity"}}
     with pytest.raises(Unprocessable):

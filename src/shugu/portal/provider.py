@@ -19,7 +19,7 @@ from shugu.api.deps import ExchangeDep
 from shugu.billing import periods
 from shugu.billing import service as billing
 from shugu.catalog import products
-from shugu.contracts import agreements
+from shugu.contracts import agreements, negotiation
 from shugu.db import utcnow
 from shugu.entitlements import service as entitlements
 from shugu.entitlements.models import QUOTA_KINDS
@@ -42,13 +42,18 @@ def home(request: Request, ex: ExchangeDep) -> Response:
         mine = products.list_products(s, who, who.org_id, MAX_LIMIT, None).items
         deals = agreements.list_for(s, who, "provider", MAX_LIMIT, None).items
         revenue = billing.provider_monthly_revenue(s, who, months)
+        waiting = [n for n in negotiation.list_for(s, who, "provider", None, MAX_LIMIT,
+                                                   None).items
+                   if n.state in provider_trade.PROVIDER_MOVES]
+        names = org_names(s, {n.consumer_org_id for n in waiting})
     counts = {
         "listed": sum(p.status == "listed" for p in mine),
         "in_review": sum(p.status == "in_review" for p in mine),
         "agreements": sum(a.status == "active" for a in deals),
         "settled_fen": sum(m["settled_fen"] for m in revenue.values()),
     }
-    return render(request, "provider/home.html", who=who, products=mine, counts=counts)
+    return render(request, "provider/home.html", who=who, products=mine, counts=counts,
+                  waiting=waiting, names=names)
 
 
 @router.get("/provider/products/new")

@@ -28,6 +28,7 @@ PLANS = ("one_time", "subscription", "per_query", "per_1000_rows", "per_gb")
 RIGHTS = ("holding", "processing_use", "operation")
 NUMERIC = re.compile(r"^(byte|short|integer|long|float|double|decimal.*)$")
 IDENTITY_HINT = re.compile(r"(^id$|_id$|^id_|uscc|code|account|customer|user)", re.I)
+TIME_HINT = re.compile(r"(year|quarter|month|week|day|date|period|time)", re.I)
 
 
 def validated(model: type[M], data: dict[str, Any]) -> M:
@@ -168,8 +169,9 @@ def registration_in(slug: str, form: dict[str, str]) -> rights.RegistrationIn:
 
 def rules_template(columns: list[dict[str, Any]]) -> dict[str, Any]:
     """A sensible first set of rules from the table's columns: one identity (a column that
-    looks like an id, else the first), text columns as dimensions, numbers aggregatable
-    through COUNT, SUM and AVG, aggregate mode with k = 10. The provider edits it."""
+    looks like an id, else the first), text and time columns (year, month, day, …) as
+    dimensions, other numbers aggregatable through COUNT, SUM and AVG, aggregate mode with
+    k = 10. The provider edits it."""
     names = [str(c["name"]) for c in columns]
     if not names:
         return {}
@@ -179,7 +181,7 @@ def rules_template(columns: list[dict[str, Any]]) -> dict[str, Any]:
         name = str(c["name"])
         if name == identity:
             rules[name] = {"role": "identity"}
-        elif NUMERIC.match(str(c.get("type", ""))):
+        elif NUMERIC.match(str(c.get("type", ""))) and not TIME_HINT.search(name):
             rules[name] = {"role": "aggregatable", "functions": ["COUNT", "SUM", "AVG"]}
         else:
             rules[name] = {"role": "dimension"}

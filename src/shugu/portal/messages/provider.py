@@ -265,6 +265,7 @@ ZH: dict[str, str] = {
     "prov.used.rows": "行数（已用/上限）",
     "prov.used.bytes": "字节数（已用/上限）",
     "prov.used.downloads": "下载次数（已用/上限）",
+    "prov.waiting_on_you": "等待您处理的磋商",
 }
 
 EN: dict[str, str] = {
@@ -543,4 +544,5 @@ EN: dict[str, str] = {
     "prov.used.rows": "Rows (used / quota)",
     "prov.used.bytes": "Bytes (used / quota)",
     "prov.used.downloads": "Downloads (used / quota)",
+    "prov.waiting_on_you": "Negotiations waiting for you",
 }
