@@ -143,3 +143,17 @@ def test_provider_journey_in_a_browser(browsing: Browsing, signup: Signup,
         width = phone.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"{path} scrolls sideways on a phone ({width}px)"
     browsing.shot(phone, "offers-phone")
+
+    # Without JavaScript the upload form stays hidden and the page says what to do instead.
+    context = browsing.browser.new_context(  # type: ignore[attr-defined]
+        base_url=browsing.server.url, java_script_enabled=False)
+    browsing.contexts.append(context)
+    plain = context.new_page()
+    plain.goto("/login?next=/provider/products/power-use")
+    plain.fill("input[name=username]", grid.username)
+    plain.fill("input[name=password]", grid.password)
+    plain.click("form.login button[type=submit]")
+    plain.wait_for_url("**/provider/products/power-use")
+    assert not plain.locator("form[data-upload]").is_visible()
+    assert "shugu ingest power-use usage" in plain.locator("main").inner_text()
+    browsing.shot(plain, "data-without-js")
