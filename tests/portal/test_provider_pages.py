@@ -6,10 +6,13 @@ for another organisation."""
 from __future__ import annotations
 
 from contextlib import closing
+from pathlib import Path
 
 import httpx
+import pytest
 
 from shugu.client import Client
+from shugu.config import Settings
 from shugu.portal.i18n import MESSAGES
 from tests.conftest import LiveServer
 from tests.portal.conftest import Member, Signup, csrf_of, post_form, signed_in_web
@@ -17,6 +20,14 @@ from tests.portal.conftest import Member, Signup, csrf_of, post_form, signed_in_
 CSV = b"uscc,region,kwh\n" + b"".join(
     f"9133010{i:011d},{'east' if i % 2 else 'west'},{100 + i}\n".encode() for i in range(40))
 ZH, EN = MESSAGES["zh"], MESSAGES["en"]
+LIMIT = 256 * 1024  # this module's exchange refuses larger uploads
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    """A small upload limit, and a public notice that ends at once (to issue certificates)."""
+    return Settings(data_dir=tmp_path / "data", database_url=db_url, max_upload_bytes=LIMIT,
+                    public_notice_seconds=0)
 
 
 def make_product(member: Member, slug: str = "power-use", data: bytes | None = CSV) -> None:
@@ -125,6 +136,10 @@ def test_tables_and_the_upload_endpoint(signup: Signup, server: LiveServer) -> N
         assert empty.status_code == 400 and empty.json()["error"]["code"] == "empty_file"
         missing = upload(web, "power-use", "nope", CSV, token)
         assert missing.status_code == 404
+        big = CSV + CSV[16:] * (2 * LIMIT // len(CSV))
+        too_large = upload(web, "power-use", "usage", big, token)
+        assert too_large.status_code == 413
+        assert too_large.json()["error"]["code"] == "upload_too_large"
 
         # Another organisation: its own valid token, still nothing.
         other_token = csrf_of(other.get("/").text)
@@ -195,6 +210,16 @@ def test_revisions_registrations_and_listing(signup: Signup, server: LiveServer,
         assert grid.api.registration(reg.id).status == "formal_review"
         assert "p.pdf" in web.get(f"{base}/registrations").text
         assert web.get("/provider/certificates/SG-NO-SUCH").status_code == 404
+        # The operator reviews twice, the (zero-length) notice ends, the certificate is
+        # issued: the page links to it.
+        operator.review_registration(reg.id, "approve")
+        operator.review_registration(reg.id, "approve")
+        number = operator.issue_registration(reg.id).issued_certificate
+        regs = web.get(f"{base}/registrations").text
+        assert f'href="/provider/certificates/{number}"' in regs
+        assert ZH["prov.st.issued"] in regs
+        cert = web.get(f"/provider/certificates/{number}")
+        assert cert.status_code == 200 and number in cert.text
 
         # Listing: submit (scan + quality report), the operator approves, then delist.
         listing = web.get(f"{base}/listing")
