@@ -47,3 +47,14 @@ def subscription_starts(valid_from: datetime, period: str, until: datetime,
 
 def month_label(ts: datetime) -> str:
     return ts.astimezone(CST).strftime("%Y-%m")
+
+
+def recent_months(now: datetime, count: int) -> list[tuple[str, datetime, datetime]]:
+    """The last `count` calendar months in CST up to and including now's, oldest first:
+    (label "YYYY-MM", first instant, first instant of the next month)."""
+    current = month_start(now)
+    months = []
+    for back in range(count - 1, -1, -1):
+        start = add_months(current, -back)
+        months.append((month_label(start), start, add_months(start, 1)))
+    return months

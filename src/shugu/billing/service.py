@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shugu.billing import invoicing, permissions, settlement, vouchers
 from shugu.billing import schemas as s
-from shugu.billing.models import Invoice, Settlement, Voucher
+from shugu.billing.models import Invoice, Settlement, SettlementLine, Voucher
 from shugu.billing.money import yuan
 from shugu.catalog.models import Product
 from shugu.contracts.models import Agreement
@@ -131,3 +131,25 @@ def evidence(ex: Exchange, principal: Principal, number: str) -> dict[str, Any]:
     with ex.read() as session:
         voucher = permissions.visible_voucher(session, principal, number)
         return vouchers.evidence(session, voucher, sth, ex.key)
+
+
+def provider_monthly_revenue(session: Session, principal: Principal,
+                             months: list[tuple[str, datetime, datetime]]
+                             ) -> dict[str, dict[str, int]]:
+    """The caller's organisation's sales as provider per month window (label, start, end):
+    `invoiced_fen`, the invoices issued to its buyers in the month (void ones left out), and
+    `settled_fen`, its share (after the platform's and a broker's) of the settlements run in
+    the month. Integer fen."""
+    org = principal.org_id
+    out: dict[str, dict[str, int]] = {}
+    for label, start, end in months:
+        invoiced = session.scalar(select(func.sum(Invoice.total_fen)).where(
+            Invoice.provider_org_id == org, Invoice.status != "void",
+            Invoice.issued_at >= start, Invoice.issued_at < end))
+        settled = session.scalar(
+            select(func.sum(SettlementLine.provider_fen))
+            .join(Settlement, Settlement.id == SettlementLine.settlement_id)
+            .where(SettlementLine.provider_org_id == org,
+                   Settlement.created_at >= start, Settlement.created_at < end))
+        out[label] = {"invoiced_fen": int(invoiced or 0), "settled_fen": int(settled or 0)}
+    return out

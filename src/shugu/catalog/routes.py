@@ -71,10 +71,8 @@ async def ingest(
     options = IngestOptions(format=format, encoding=encoding, delimiter=delimiter, header=header)
     with ex.read() as s:  # refuse before accepting gigabytes from someone else
         owned_table(s, who, slug, table)
-    declared = request.headers.get("content-length")
-    path = await uploads.receive(request.stream(), ex.settings.uploads_dir,
-                                 ex.settings.max_upload_bytes,
-                                 int(declared) if declared and declared.isdigit() else None)
+    path = await uploads.receive_request(request, ex.settings.uploads_dir,
+                                         ex.settings.max_upload_bytes)
     try:
         return await run_in_threadpool(ingest_file, ex, who, slug, table, path, mode=mode,
                                        options=options, source_name=filename)

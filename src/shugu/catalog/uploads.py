@@ -7,8 +7,12 @@ import os
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shugu.errors import InvalidInput, TooLarge
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
 
 
 def _too_large(limit: int) -> TooLarge:
@@ -44,3 +48,11 @@ async def receive(
 def discard(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
+
+
+async def receive_request(request: Request, uploads_dir: Path, limit: int) -> Path:
+    """The request's raw body as a file (see receive): what the API's ingest and the
+    portal's upload both use, so the size limit is applied the same way."""
+    declared = request.headers.get("content-length")
+    return await receive(request.stream(), uploads_dir, limit,
+                         int(declared) if declared and declared.isdigit() else None)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shugu.catalog.permissions import as_party
@@ -40,3 +41,18 @@ def list_usage(
     rows = session.scalars(query.offset(offset).limit(limit + 1)).all()
     return Page[UsageOut](items=[UsageOut.model_validate(r) for r in rows[:limit]],
                           next_page_token=next_token(offset, limit, len(rows)))
+
+
+def monthly_totals(session: Session, principal: Principal, role: str,
+                   months: list[tuple[str, datetime, datetime]]) -> dict[str, dict[str, int]]:
+    """Usage quantities per month and kind, for the same records list_usage shows the
+    caller in `role`: {month label: {kind: total quantity}} for each (label, start, end)
+    window (billing.periods.recent_months gives the CST calendar months billing uses)."""
+    out: dict[str, dict[str, int]] = {}
+    for label, start, end in months:
+        query = as_party(select(UsageRecord.kind, func.sum(UsageRecord.quantity))
+                         .where(UsageRecord.ts >= start, UsageRecord.ts < end)
+                         .group_by(UsageRecord.kind),
+                         UsageRecord.consumer_org_id, UsageRecord.product_id, principal, role)
+        out[label] = {kind: int(total or 0) for kind, total in session.execute(query)}
+    return out
