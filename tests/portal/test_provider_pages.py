@@ -238,6 +238,14 @@ def test_revisions_registrations_and_listing(signup: Signup, server: LiveServer,
         operator.approve_listing(grid.api.get_listing("power-use").id)
         assert 'id="delist-form"' in web.get(f"{base}/listing").text
         assert other.get(f"{base}/listing").status_code == 404  # listed, still not theirs
+        # The sample setting: saved through the catalog service, checked, theirs only.
+        saved = post_form(web, f"{base}/listing", f"{base}/sample", {"sample_rows": "3"})
+        assert saved.status_code == 303 and grid.api.get_product("power-use").sample_rows == 3
+        too_many = post_form(web, f"{base}/listing", f"{base}/sample", {"sample_rows": "99"})
+        assert too_many.status_code == 422 and "sample_rows" in too_many.text
+        assert other.post(f"{base}/sample", data={"csrf_token": csrf_of(
+            other.get("/").text), "sample_rows": "0"}).status_code == 404
+        assert grid.api.get_product("power-use").sample_rows == 3
         delisted = post_form(web, f"{base}/listing", f"{base}/delist", {"reason": "数据更新"})
         assert delisted.status_code == 303
         assert grid.api.get_product("power-use").status == "delisted"

@@ -64,6 +64,7 @@ def product_in(form: dict[str, str]) -> catalog.ProductIn:
     for name in ("title_en", "description_zh", "description_en", "category",
                  "update_frequency", "data_source", "scenario"):
         data[name] = _text(form, name)
+    data["sample_rows"] = form.get("sample_rows", "").strip() or 0
     return validated(catalog.ProductIn, data)
 
 

@@ -335,6 +335,19 @@ async def submit_listing(slug: str, request: Request, ex: ExchangeDep) -> Respon
     return done(_path(slug, "listing"), "prov_submitted")
 
 
+@router.post("/provider/products/{slug}/sample")
+async def set_sample(slug: str, request: Request, ex: ExchangeDep) -> Response:
+    """How many rows others may preview (shown only when review found no personal data)."""
+    who = provider_of(ex, request)
+    form = await posted(request, who)
+    patch = forms.validated(catalog.ProductPatch,
+                      {"sample_rows": form.get("sample_rows", "").strip() or 0})
+    with ex.transaction() as s:
+        own_product(s, who, slug)
+        products.update_product(s, who, slug, patch)
+    return done(_path(slug, "listing"), "prov_sample_saved")
+
+
 @router.post("/provider/products/{slug}/delist")
 async def delist(slug: str, request: Request, ex: ExchangeDep) -> Response:
     who = provider_of(ex, request)

@@ -251,6 +251,11 @@ ZH: dict[str, str] = {
     "done.prov_registration_withdraw": "登记申请已撤回。",
     "done.prov_submitted": "已提交挂牌审核：合规扫描与质量报告已生成。",
     "done.prov_delisted": "数据产品已下架。",
+    "done.prov_sample_saved": "样例数据设置已保存。",
+    "prov.sample_rows": "样例数据行数",
+    "prov.sample_hint": ("每张表向其他机构展示的行数（0–20，0 为不展示）；"
+                         "仅在上架审核未发现个人信息时展示审核过的版本。"),
+    "prov.save": "保存",
     "done.prov_offer": "报价已发布。",
     "done.prov_withdrawn": "报价已撤回。",
     "done.prov_negotiation_agree": "已同意该磋商。",
@@ -530,6 +535,12 @@ EN: dict[str, str] = {
     "done.prov_submitted":
         "Submitted for listing: the compliance scan and quality report are ready.",
     "done.prov_delisted": "The product was delisted.",
+    "done.prov_sample_saved": "The sample setting was saved.",
+    "prov.sample_rows": "Sample rows",
+    "prov.sample_hint": ("rows per table others may preview (0–20, 0: none); shown only when the "
+                         "listing review found no personal information, from the reviewed "
+                         "version."),
+    "prov.save": "Save",
     "done.prov_offer": "The offer was published.",
     "done.prov_withdrawn": "The offer was withdrawn.",
     "done.prov_negotiation_agree": "You agreed to the negotiation.",
