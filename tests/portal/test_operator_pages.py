@@ -100,6 +100,8 @@ def test_listing_review_approve_reject_delist(server: LiveServer, exchange: Exch
         assert bad.status_code == 400 and "invalid_split" in bad.text
         bad = post_form(web, base, f"{base}/approve", {"provider_bp": "ninety"})
         assert bad.status_code == 400 and "invalid_number" in bad.text
+        bad = post_form(web, base, f"{base}/approve", {"broker_org_id": "9" * 30})
+        assert bad.status_code == 400 and "invalid_number" in bad.text
         # No CSRF token: 403, still in review.
         assert web.post(f"{base}/approve", data={"provider_bp": "9000"}).status_code == 403
         assert provider.api.get_product("contacts-a").status == "in_review"

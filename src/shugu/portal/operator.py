@@ -47,10 +47,13 @@ def _int(value: str | None, field: str, *, default: int | None = None) -> int | 
     if not text:
         return default
     try:
-        return int(text)
+        number = int(text)
     except ValueError:
+        number = None
+    if number is None or not -2**31 < number < 2**31:  # what the database's integer holds
         raise InvalidInput(f"{field} must be a whole number", code="invalid_number",
-                           field=field) from None
+                           field=field)
+    return number
 
 
 def _cutoff(value: str | None, field: str) -> datetime | None:

@@ -50,6 +50,7 @@ _M: dict[str, tuple[str, str]] = {
     "aud.leaf_data": ("叶子数据（规范 JSON）", "Leaf data (canonical JSON)"),
     "aud.offline": ("离线核验：保存签名树头，导出整个账本，用平台公钥（key id {key_id}）验证：",
                     "Offline: keep the signed tree head, export the whole ledger and verify it with the platform key (key id {key_id}):"),
+    "aud.download_sth": ("下载签名树头 (sth.json)", "Download the signed tree head (sth.json)"),
     "aud.offline_export": ("在服务器上运行", "run on the server"),
     "aud.lookup": ("按编号查询证书状态", "Look up a certificate's status"),
     "aud.lookup_button": ("查询", "Look up"),
