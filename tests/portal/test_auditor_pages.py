@@ -20,11 +20,19 @@ from shugu.platform_key import verify_signature
 from shugu.runtime import Exchange
 from tests.conftest import LiveServer
 from tests.portal.conftest import Signup, csrf_of, post_form, signed_in_web
-from tests.portal.test_operator_pages import agreement_on, now_cst
+from tests.portal.test_operator_pages import UNTRANSLATED, agreement_on, now_cst
 from tests.rights.conftest import draft, make_product, through
 
 
 def test_auditor_pages_refuse_everyone_else(server: LiveServer, signup: Signup) -> None:
+    auditor = signup(["auditor"], "审计事务所")
+    with closing(signed_in_web(server, auditor)) as web:
+        for lang in ("zh", "en"):
+            for path in ("/auditor", "/auditor/ledger", "/auditor/ledger/0",
+                         "/auditor/certificates", "/auditor/vouchers"):
+                page = web.get(f"{path}?lang={lang}")
+                assert page.status_code == 200, path
+                assert not UNTRANSLATED.search(page.text), (path, lang)
     member = signup(["provider", "consumer", "broker"], "普通公司")
     with closing(signed_in_web(server, member)) as web:
         for path in ("/auditor", "/auditor/ledger", "/auditor/ledger/0",

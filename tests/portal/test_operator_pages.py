@@ -56,7 +56,20 @@ def agreement_on(provider: Member, consumer: Member, operator: Client, slug: str
     assert negotiation.state == "FINALIZED"
 
 
-def test_operator_pages_refuse_everyone_else(server: LiveServer, signup: Signup) -> None:
+UNTRANSLATED = re.compile(r">\s*(op|aud|done)\.[a-z_.]+\s*<")
+
+
+def test_operator_pages_refuse_everyone_else(server: LiveServer, exchange: Exchange,
+                                             operator: Client, signup: Signup) -> None:
+    # The operator sees every list page in both languages, with no message key left bare.
+    with closing(signed_in_web(server, operator_member(exchange, operator))) as web:
+        for lang in ("zh", "en"):
+            for path in ("/operator", "/operator/registrations", "/operator/objections",
+                         "/operator/listings", "/operator/billing"):
+                page = web.get(f"{path}?lang={lang}")
+                assert page.status_code == 200, path
+                assert f'<html lang="{"zh-CN" if lang == "zh" else "en"}">' in page.text
+                assert not UNTRANSLATED.search(page.text), (path, lang)
     member = signup(["provider", "consumer", "broker"], "杭州数据公司")
     with closing(signed_in_web(server, member)) as web:
         for path in ("/operator", "/operator/registrations", "/operator/registrations/1",
@@ -235,3 +248,24 @@ def test_billing_run_and_settlement(server: LiveServer, exchange: Exchange,
         assert web.get("/operator/settlements/SG-STL-1999-000001").status_code == 404
     with closing(signed_in_web(server, consumer)) as web:
         assert web.get(f"/operator/settlements/{stl.number}").status_code == 404
+
+
+def test_every_literal_message_key_of_both_sections_exists() -> None:
+    """Keys written out in the templates and handlers are in both catalogues (a missing key
+    would show itself on the page)."""
+    from pathlib import Path
+
+    from shugu.portal import i18n
+
+    root = Path(__file__).resolve().parents[2] / "src" / "shugu" / "portal"
+    keys: set[str] = set()
+    for file in [*(root / "templates" / "operator").glob("*.html"),
+                 *(root / "templates" / "auditor").glob("*.html")]:
+        keys |= set(re.findall(r"""t\(["']((?:op|aud)\.[a-z_.]+[a-z_])["']""",
+                               file.read_text()))
+    for file in (root / "operator.py", root / "auditor.py"):
+        keys |= {f"done.{k}" for k in re.findall(r'"(op_[a-z_]+)"', file.read_text())}
+    assert len(keys) > 100
+    for lang in ("zh", "en"):
+        missing = sorted(k for k in keys if k not in i18n.MESSAGES[lang])
+        assert not missing, (lang, missing)
