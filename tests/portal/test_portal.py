@@ -158,3 +158,18 @@ def test_no_page_loads_anything_from_another_origin(signup: Signup, web: httpx.C
     assert web.get("/static/..%2Fsession.py").status_code == 404
     # The API and Delta Sharing are untouched by the portal's routes.
     assert web.get("/api/v1/health").json()["status"] == "ok"
+
+
+def test_malformed_or_unknown_portal_addresses_are_pages(signup: Signup,
+                                                         web: httpx.Client) -> None:
+    member = signup(["consumer"], "杭州银行")
+    sign_in(web, member)
+    for path in ("/consumer/agreements/abc", "/no/such/page"):
+        page = web.get(path)
+        assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+        assert MESSAGES["zh"]["notfound.title"] in page.text
+    # The API keeps answering JSON.
+    api = web.get("/api/v1/no-such-endpoint")
+    assert api.status_code == 404 and api.json()["error"]["code"] == "not_found"
+    bad = web.get("/api/v1/products/x/revisions/abc")  # the cookie is no API credential
+    assert bad.status_code == 401 and bad.json()["error"]["code"] == "token_missing"

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shugu.errors import ShuguError
+from shugu.errors import NotFound, ShuguError
 from shugu.portal import pages
 
 log = logging.getLogger("shugu.api")
@@ -36,22 +36,32 @@ def install(app: FastAPI) -> None:
         return JSONResponse(exc.to_dict(), status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         problems = []
         for err in exc.errors():
             where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
             problems.append(f"{where}: {err.get('msg')}")
-        return JSONResponse(
-            error_body("invalid_request", "; ".join(problems) or "invalid request"),
-            status_code=422,
-        )
+        message = "; ".join(problems) or "invalid request"
+        if pages.is_portal(request):
+            # A malformed portal address (say /operator/listings/abc) names no page.
+            if any(err.get("loc", ("",))[0] == "path" for err in exc.errors()):
+                return pages.error_response(request, NotFound(message))
+            refusal = ShuguError(message, code="invalid_request")
+            refusal.status = 422
+            return pages.error_response(request, refusal)
+        return JSONResponse(error_body("invalid_request", message), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         message = exc.detail if isinstance(exc.detail, str) else code
         if exc.status_code == 404 and message == "Not Found":
             message = "no such endpoint"
+        if pages.is_portal(request) and exc.status_code in (404, 405):
+            refusal = NotFound(message) if exc.status_code == 404 else \
+                ShuguError(message, code=code)
+            refusal.status = exc.status_code
+            return pages.error_response(request, refusal)
         return JSONResponse(error_body(code, message), status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
 
