@@ -71,7 +71,7 @@ def test_manual_negotiation_through_every_consumer_message(
                       {"purpose": "credit_risk", "purpose_text": "授信审批"})
         second = int(r.headers["location"].split("/")[-1].split("?")[0])
         path = f"/consumer/negotiations/{second}"
-        refused(post_form(web, path, f"{path}/terminate", {"reason": ""}), 400, "invalid_form")
+        refused(post_form(web, path, f"{path}/terminate", {"reason": ""}), 422, "invalid_request")
         r = post_form(web, path, f"{path}/terminate", {"reason": "预算不足"})
         assert r.status_code == 303
         ended = m.consumer.api.get_negotiation(second)

@@ -110,7 +110,7 @@ def test_offer_contract_profile_invoice_and_voucher(
         assert "Not allowed" in en and "purpose_not_allowed" in en
         en = page(web, f"/consumer/offers/{m.offer_id}?check=1&purpose=credit_risk&mode=sandbox")
         assert "Allowed:" in en and "mode_allowed" in en
-        refused(web.get(f"/consumer/offers/{m.offer_id}?check=1&mode=ftp"), 400, "invalid_form")
+        refused(web.get(f"/consumer/offers/{m.offer_id}?check=1&mode=ftp"), 422, "invalid_request")
         # A private offer to someone else is not there at all.
         private = m.provider.api.create_offer(
             SLUG, "专享", plan="one_time", price_fen=1, policy=policy(),
@@ -131,7 +131,7 @@ def test_offer_contract_profile_invoice_and_voucher(
         # A purpose the policy does not allow: the domain's refusal, with its code.
         refused(post_form(web, path, action, {"purpose": "model_training"}), 403,
                 "policy_denied")
-        refused(post_form(web, path, action, {"purpose": ""}), 400, "invalid_form")
+        refused(post_form(web, path, action, {"purpose": ""}), 422, "invalid_request")
         refused(post_form(web, path, action, {"purpose": "credit_risk", "price_yuan": "1.234"}),
                 400, "invalid_amount")
         assert m.consumer.api.list_negotiations().items == []
@@ -194,8 +194,8 @@ def test_offer_contract_profile_invoice_and_voucher(
 
         # Terminating: no reason is refused; then the entitlement is revoked and the delete
         # duty falls due and is confirmed.
-        refused(post_form(web, ag_path, f"{ag_path}/terminate", {"reason": " "}), 400,
-                "invalid_form")
+        refused(post_form(web, ag_path, f"{ag_path}/terminate", {"reason": " "}), 422,
+                "invalid_request")
         r = web.post(f"{ag_path}/terminate", data={"reason": "x", "csrf_token": "forged"})
         assert r.status_code == 403
         assert m.consumer.api.get_agreement(agreement.id).status == "active"

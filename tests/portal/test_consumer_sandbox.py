@@ -97,7 +97,7 @@ def test_sandbox_refusal_answer_budget_template_and_history(
         # Bad input and forged forms change nothing.
         before = len(m.consumer.api.sandbox_queries().items)
         refused(post_form(web, SANDBOX, "/consumer/sandbox/run", {"sql": "", "product": SLUG}),
-                400, "invalid_form")
+                422, "invalid_request")
         r = web.post("/consumer/sandbox/run", data={"sql": "SELECT 1", "product": SLUG})
         assert r.status_code == 403
         r = web.post("/consumer/sandbox/run",

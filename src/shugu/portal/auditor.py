@@ -24,7 +24,7 @@ from shugu.identity.principal import Principal
 from shugu.ledger import browse, proofs, tree_heads
 from shugu.ledger.events import format_ts
 from shugu.ledger.models import TreeHead
-from shugu.portal.pages import not_found, posted, render, signed_in
+from shugu.portal.pages import posted, render, signed_in
 from shugu.rights import certfile, certificates
 from shugu.rights import permissions as rights_perm
 from shugu.runtime import Exchange
@@ -40,11 +40,17 @@ def _overseer(ex: ExchangeDep, request: Request) -> tuple[Principal, bool]:
     return who, who.is_overseer
 
 
-@router.get("/auditor")
-def home(request: Request, ex: ExchangeDep) -> Response:
+def _overseer_page(ex: ExchangeDep, request: Request) -> Principal:
+    """The signed-in operator or auditor; the 404 page for anyone else."""
     who, ok = _overseer(ex, request)
     if not ok:
-        return not_found(request, who)
+        raise NotFound("the auditor pages are for auditors and the operator", code="not_found")
+    return who
+
+
+@router.get("/auditor")
+def home(request: Request, ex: ExchangeDep) -> Response:
+    who = _overseer_page(ex, request)
     return render(request, "auditor/home.html", who=who)
 
 
@@ -53,9 +59,7 @@ def home(request: Request, ex: ExchangeDep) -> Response:
 @router.get("/auditor/ledger")
 def ledger_list(request: Request, ex: ExchangeDep, action: str = "", subject: str = "",
                 page_token: str | None = None) -> Response:
-    who, ok = _overseer(ex, request)
-    if not ok:
-        return not_found(request, who)
+    who = _overseer_page(ex, request)
     with ex.read() as s:
         items, next_token, total = browse.page(s, action=action or None,
                                                subject=subject.strip() or None, limit=PAGE,
@@ -109,9 +113,7 @@ def ledger_inclusion(seq: int, request: Request, ex: ExchangeDep,
 
 @router.get("/auditor/ledger/{seq}")
 def ledger_event(seq: int, request: Request, ex: ExchangeDep) -> Response:
-    who, ok = _overseer(ex, request)
-    if not ok:
-        return not_found(request, who)
+    who = _overseer_page(ex, request)
     with ex.read() as s:
         event = browse.event(s, seq)
     sth = _signed_head(ex)
@@ -171,17 +173,13 @@ def _certificate_page(request: Request, ex: Exchange, who: Principal, *, number:
 
 @router.get("/auditor/certificates")
 def certificate_form(request: Request, ex: ExchangeDep, number: str = "") -> Response:
-    who, ok = _overseer(ex, request)
-    if not ok:
-        return not_found(request, who)
+    who = _overseer_page(ex, request)
     return _certificate_page(request, ex, who, number=number.strip())
 
 
 @router.post("/auditor/certificates")
 async def certificate_verify(request: Request, ex: ExchangeDep) -> Response:
-    who, ok = _overseer(ex, request)
-    if not ok:
-        return not_found(request, who)
+    who = _overseer_page(ex, request)
     form = await posted(request, who)
     text = form.get("file", "").strip()
     if not text:
@@ -193,17 +191,13 @@ async def certificate_verify(request: Request, ex: ExchangeDep) -> Response:
 
 @router.get("/auditor/vouchers")
 def voucher_form(request: Request, ex: ExchangeDep) -> Response:
-    who, ok = _overseer(ex, request)
-    if not ok:
-        return not_found(request, who)
+    who = _overseer_page(ex, request)
     return render(request, "auditor/vouchers.html", who=who, text="", report=None)
 
 
 @router.post("/auditor/vouchers")
 async def voucher_verify(request: Request, ex: ExchangeDep) -> Response:
-    who, ok = _overseer(ex, request)
-    if not ok:
-        return not_found(request, who)
+    who = _overseer_page(ex, request)
     form = await posted(request, who)
     text = form.get("bundle", "").strip()
     if not text:
@@ -218,9 +212,7 @@ async def voucher_verify(request: Request, ex: ExchangeDep) -> Response:
 
 @router.get("/auditor/vouchers/{number}/evidence.json")
 def voucher_evidence(number: str, request: Request, ex: ExchangeDep) -> Response:
-    who, ok = _overseer(ex, request)
-    if not ok:
-        return not_found(request, who)
+    who = _overseer_page(ex, request)
     bundle = billing.evidence(ex, who, number)
     return JSONResponse(jsonable_encoder(bundle), headers={
         "Content-Disposition": f'attachment; filename="{number}-evidence.json"'})

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from fastapi import Request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from shugu.catalog.models import Product
@@ -15,7 +15,7 @@ from shugu.entitlements.models import QUOTA_KINDS, Entitlement
 from shugu.errors import InvalidInput, NotFound
 from shugu.identity.models import Organization
 from shugu.identity.principal import Principal
-from shugu.portal.pages import signed_in
+from shugu.portal import pages
 from shugu.runtime import Exchange
 from shugu.sandbox.dp import budget
 
@@ -24,22 +24,12 @@ M = TypeVar("M", bound=BaseModel)
 
 def member(ex: Exchange, request: Request) -> Principal:
     """The signed-in user of a consumer organisation; anyone else sees no such page."""
-    who = signed_in(ex, request)
-    if "consumer" not in who.org_roles:
-        raise NotFound("the consumer pages are for consumer organisations",
-                       code="not_found")
-    return who
+    return pages.member_of(ex, request, "consumer")
 
 
 def validated(model: type[M], **data: Any) -> M:
-    """A form's fields as the domain's own input model; a bad field is a 400 page."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "form"
-        raise InvalidInput(f"{where}: {first.get('msg')}", code="invalid_form",
-                           field=where) from None
+    """A form's fields as the domain's own input model (422 invalid_request page)."""
+    return pages.validated(model, data)
 
 
 def number(text: str | None, field: str) -> int | None:

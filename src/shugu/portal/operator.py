@@ -16,7 +16,7 @@ from shugu.billing import invoicing
 from shugu.billing import service as billing
 from shugu.billing.periods import CST
 from shugu.db import utcnow
-from shugu.errors import InvalidInput
+from shugu.errors import InvalidInput, NotFound
 from shugu.identity.principal import Principal
 from shugu.pagination import decode_token, next_token
 from shugu.portal.pages import done, not_found, posted, render, signed_in
@@ -37,9 +37,12 @@ REG_STATUSES = ("formal_review", "substantive_review", "public_notice", "changes
 REVIEWABLE = ("formal_review", "substantive_review")
 
 
-def _operator(ex: ExchangeDep, request: Request) -> Principal | None:
+def _operator(ex: ExchangeDep, request: Request) -> Principal:
+    """The signed-in operator; the 404 page for anyone else, as if the page did not exist."""
     who = signed_in(ex, request)
-    return who if who.is_operator else None
+    if not who.is_operator:
+        raise NotFound("the operator pages are for the platform operator", code="not_found")
+    return who
 
 
 def _int(value: str | None, field: str, *, default: int | None = None) -> int | None:
@@ -81,8 +84,6 @@ def _note(form: dict[str, str]) -> str | None:
 @router.get("/operator")
 def home(request: Request, ex: ExchangeDep) -> Response:
     who = _operator(ex, request)
-    if who is None:
-        return not_found(request, signed_in(ex, request))
     with ex.read() as s:
         listings = review.queue(s, who, "in_review", 1, None).total or 0
         regs = queues.counts_by_status(s, who)
@@ -98,8 +99,6 @@ def home(request: Request, ex: ExchangeDep) -> Response:
 def registration_list(request: Request, ex: ExchangeDep, status: str = "",
                       page_token: str | None = None) -> Response:
     who = _operator(ex, request)
-    if who is None:
-        return not_found(request, signed_in(ex, request))
     if status and status not in (*REG_STATUSES, "draft"):
         raise InvalidInput("unknown registration status", code="invalid_status")
     offset = decode_token(page_token)
@@ -116,8 +115,6 @@ def registration_list(request: Request, ex: ExchangeDep, status: str = "",
 @router.get("/operator/registrations/{registration_id}")
 def registration_detail(registration_id: int, request: Request, ex: ExchangeDep) -> Response:
     who = _operator(ex, request)
-    if who is None:
-        return not_found(request, signed_in(ex, request))
     with ex.read() as s:
         reg = rights_perm.private_registration(s, who, registration_id)
         out = registrations.to_out(s, reg)
@@ -135,8 +132,6 @@ def registration_detail(registration_id: int, request: Request, ex: ExchangeDep)
 def registration_document(registration_id: int, document_id: int, request: Request,
                           ex: ExchangeDep) -> Response:
     who = _operator(ex, request)
-    if who is None:
-        return not_found(request, signed_in(ex, request))
     with ex.read() as s:
         reg = rights_perm.private_registration(s, who, registration_id)
         doc = next((d for d in registrations.to_out(s, reg).documents if d.id == document_id),
@@ -154,8 +149,6 @@ def registration_document(registration_id: int, document_id: int, request: Reque
 async def registration_review(registration_id: int, request: Request,
                               ex: ExchangeDep) -> Response:
     who = _operator(ex, request)
-    if who is None:
-        return not_found(request, signed_in(ex, request))
     form = await posted(request, who)
     decision = form.get("decision", "")
     if decision not in ("approve", "reject", "request_changes"):
@@ -172,8 +165,6 @@ async def registration_review(registration_id: int, request: Request,
 async def registration_issue(registration_id: int, request: Request,
                              ex: ExchangeDep) -> Response:
     who = _operator(ex, request)
-    if who is None:
-        return not_found(request, signed_in(ex, request))
     await posted(request, who)
     with ex.transaction() as s:
         registrations.issue(s, who, registration_id, key=ex.key,
@@ -185,8 +176,6 @@ async def registration_issue(registration_id: int, request: Request,
 async def registration_refuse(registration_id: int, request: Request,
                               ex: ExchangeDep) -> Response:
     who = _operator(ex, request)
-    if who is None:
-        return not_found(request, signed_in(ex, request))
     form = await posted(request, who)
     with ex.transaction() as s:
         registrations.refuse(s, who, registration_id, _note(form))
@@ -196,8 +185,6 @@ async def registration_refuse(registration_id: int, request: Request,
 @router.post("/operator/objections/{objection_id}/resolve")
 async def objection_resolve(objection_id: int, request: Request, ex: ExchangeDep) -> Response:
     who = _operator(ex, request)
-    if who is None:
-        return not_found(request, signed_in(ex, request))
     form = await posted(request, who)
     decision = form.get("decision", "")
     if decision not in ("upheld", "dismissed"):
@@ -213,8 +200,6 @@ async def objection_resolve(objection_id: int, request: Request, ex: ExchangeDep
 @router.get("/operator/objections")
 def objection_queue(request: Request, ex: ExchangeDep) -> Response:
     who = _operator(ex, request)
-    if who is None:
-        return not_found(request, signed_in(ex, request))
     with ex.read() as s:
         items = [(registrations.to_out(s, reg), n)
                  for reg, n in queues.with_open_objections(s, who)]
@@ -227,8 +212,6 @@ def objection_queue(request: Request, ex: ExchangeDep) -> Response:
 def listing_queue(request: Request, ex: ExchangeDep, status: str = "in_review",
                   page_token: str | None = None) -> Response:
     who = _operator(ex, request)
-    if who is None:
-        return not_found(request, signed_in(ex, request))
     with ex.read() as s:
         page = review.queue(s, who, status, PAGE, page_token)
     return render(request, "operator/listings.html", who=who, page=page, status=status,
@@ -238,8 +221,6 @@ def listing_queue(request: Request, ex: ExchangeDep, status: str = "in_review",
 @router.get("/operator/listings/{listing_id}")
 def listing_detail(listing_id: int, request: Request, ex: ExchangeDep) -> Response:
     who = _operator(ex, request)
-    if who is None:
-        return not_found(request, signed_in(ex, request))
     with ex.read() as s:
         out = review.to_out(s, *review.get(s, listing_id), full=True)
     findings = []
@@ -254,8 +235,6 @@ def listing_detail(listing_id: int, request: Request, ex: ExchangeDep) -> Respon
 @router.post("/operator/listings/{listing_id}/approve")
 async def listing_approve(listing_id: int, request: Request, ex: ExchangeDep) -> Response:
     who = _operator(ex, request)
-    if who is None:
-        return not_found(request, signed_in(ex, request))
     form = await posted(request, who)
     default = review_schemas.Split()
     provider_bp = _int(form.get("provider_bp"), "provider_bp", default=default.provider_bp)
@@ -279,8 +258,6 @@ async def listing_approve(listing_id: int, request: Request, ex: ExchangeDep) ->
 @router.post("/operator/listings/{listing_id}/reject")
 async def listing_reject(listing_id: int, request: Request, ex: ExchangeDep) -> Response:
     who = _operator(ex, request)
-    if who is None:
-        return not_found(request, signed_in(ex, request))
     form = await posted(request, who)
     reasons = [r.strip()[:2000] for r in form.get("reasons", "").splitlines() if r.strip()]
     if len(reasons) > 50:
@@ -294,8 +271,6 @@ async def listing_reject(listing_id: int, request: Request, ex: ExchangeDep) -> 
 @router.post("/operator/listings/{listing_id}/delist")
 async def listing_delist(listing_id: int, request: Request, ex: ExchangeDep) -> Response:
     who = _operator(ex, request)
-    if who is None:
-        return not_found(request, signed_in(ex, request))
     form = await posted(request, who)
     reason = form.get("reason", "")[:2000]
     with ex.transaction() as s:
@@ -310,8 +285,6 @@ async def listing_delist(listing_id: int, request: Request, ex: ExchangeDep) -> 
 def billing_home(request: Request, ex: ExchangeDep, status: str = "",
                  page_token: str | None = None) -> Response:
     who = _operator(ex, request)
-    if who is None:
-        return not_found(request, signed_in(ex, request))
     if status and status not in ("issued", "settled", "void"):
         raise InvalidInput("status must be issued, settled or void", code="invalid_status")
     with ex.read() as s:
@@ -326,8 +299,6 @@ def billing_home(request: Request, ex: ExchangeDep, status: str = "",
 @router.post("/operator/billing/run")
 async def billing_run(request: Request, ex: ExchangeDep) -> Response:
     who = _operator(ex, request)
-    if who is None:
-        return not_found(request, signed_in(ex, request))
     form = await posted(request, who)
     until = _cutoff(form.get("until"), "until")
     with ex.transaction() as s:
@@ -338,8 +309,6 @@ async def billing_run(request: Request, ex: ExchangeDep) -> Response:
 @router.post("/operator/billing/settle")
 async def billing_settle(request: Request, ex: ExchangeDep) -> Response:
     who = _operator(ex, request)
-    if who is None:
-        return not_found(request, signed_in(ex, request))
     form = await posted(request, who)
     until = _cutoff(form.get("until"), "until")
     with ex.transaction() as s:
@@ -350,8 +319,6 @@ async def billing_settle(request: Request, ex: ExchangeDep) -> Response:
 @router.get("/operator/settlements/{number}")
 def settlement_detail(number: str, request: Request, ex: ExchangeDep) -> Response:
     who = _operator(ex, request)
-    if who is None:
-        return not_found(request, signed_in(ex, request))
     with ex.read() as s:
         out = billing.settlement_out(s, billing.get_settlement(s, who, number))
     return render(request, "operator/settlement.html", who=who, stl=out)

@@ -6,12 +6,13 @@ the portal enforces exactly what the API enforces and has no rules of its own.""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import BaseModel, ValidationError
 
 from shugu.errors import NotFound as NotFoundError
 from shugu.errors import ShuguError
@@ -21,6 +22,7 @@ from shugu.portal import session as sessions
 from shugu.runtime import Exchange
 
 HERE = Path(__file__).parent
+M = TypeVar("M", bound=BaseModel)
 
 env = Environment(loader=FileSystemLoader(HERE / "templates"),
                   autoescape=select_autoescape(["html"]))
@@ -83,6 +85,30 @@ async def posted(request: Request, who: Principal) -> dict[str, str]:
                                              data.get(sessions.CSRF_FIELD)):
         raise BadForm()
     return data
+
+
+def member_of(ex: Exchange, request: Request, role: str) -> Principal:
+    """The signed-in user of an organisation holding role; the 404 page for anyone else,
+    as if the section did not exist."""
+    who = signed_in(ex, request)
+    if role not in who.org_roles:
+        raise NotFoundError(f"the {role} pages are for {role} organisations", code="not_found")
+    return who
+
+
+def validated(model: type[M], data: dict[str, Any]) -> M:
+    """A form's fields as the domain's own input model; a bad field is the 422
+    invalid_request page naming it, as the API answers."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err.get("loc", ()))
+            problems.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
+        refusal = ShuguError("; ".join(problems), code="invalid_request")
+        refusal.status = 422
+        raise refusal from None
 
 
 def csrf_header_ok(request: Request) -> bool:

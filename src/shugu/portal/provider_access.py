@@ -12,17 +12,13 @@ from shugu.catalog.models import Product
 from shugu.errors import NotFound
 from shugu.identity.models import Organization
 from shugu.identity.principal import Principal
-from shugu.portal.pages import signed_in
+from shugu.portal.pages import member_of
 from shugu.runtime import Exchange
 
 
 def provider_of(ex: Exchange, request: Request) -> Principal:
     """The signed-in member of a provider organisation; 404 page for anyone else."""
-    who = signed_in(ex, request)
-    if "provider" not in who.org_roles:
-        raise NotFound("the provider pages are for provider organisations",
-                       code="not_a_provider")
-    return who
+    return member_of(ex, request, "provider")
 
 
 def own_product(session: Session, who: Principal, slug: str) -> Product:

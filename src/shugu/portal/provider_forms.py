@@ -10,14 +10,15 @@ import json
 import re
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from shugu.catalog import schemas as catalog
 from shugu.contracts import policy
 from shugu.contracts import schemas as contracts
 from shugu.contracts.money import yuan_to_fen
 from shugu.entitlements.models import MODES, QUOTA_KINDS
-from shugu.errors import InvalidInput, Unprocessable
+from shugu.errors import InvalidInput
+from shugu.portal import pages
 from shugu.rights import schemas as rights
 
 M = TypeVar("M", bound=BaseModel)
@@ -31,16 +32,7 @@ IDENTITY_HINT = re.compile(r"(^id$|_id$|^id_|uscc|code|account|customer|user)", 
 TIME_HINT = re.compile(r"(year|quarter|month|week|day|date|period|time)", re.I)
 
 
-def validated(model: type[M], data: dict[str, Any]) -> M:
-    """The domain's input model, or 422 invalid_request naming the field (as the API does)."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err.get("loc", ()))
-            problems.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
-        raise Unprocessable("; ".join(problems), code="invalid_request") from None
+validated = pages.validated
 
 
 def _text(form: dict[str, str], name: str) -> str | None:
