@@ -15,7 +15,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, ValidationError
 
 from shugu.errors import NotFound as NotFoundError
-from shugu.errors import ShuguError
+from shugu.errors import ShuguError, Unprocessable
 from shugu.identity.principal import Principal
 from shugu.portal import i18n
 from shugu.portal import session as sessions
@@ -106,9 +106,7 @@ def validated(model: type[M], data: dict[str, Any]) -> M:
         for err in exc.errors():
             where = ".".join(str(p) for p in err.get("loc", ()))
             problems.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
-        refusal = ShuguError("; ".join(problems), code="invalid_request")
-        refusal.status = 422
-        raise refusal from None
+        raise Unprocessable("; ".join(problems), code="invalid_request") from None
 
 
 def csrf_header_ok(request: Request) -> bool:
