@@ -20,6 +20,7 @@ from shugu.errors import InvalidInput, NotFound
 from shugu.identity.principal import Principal
 from shugu.pagination import decode_token, next_token
 from shugu.portal.pages import done, not_found, posted, render, signed_in
+from shugu.portal.provider_access import org_names
 from shugu.review import schemas as review_schemas
 from shugu.review import service as review
 from shugu.review.models import LISTING_STATUSES
@@ -107,7 +108,9 @@ def registration_list(request: Request, ex: ExchangeDep, status: str = "",
                                       offset=offset, limit=PAGE)
         items = [registrations.to_out(s, r) for r in rows[:PAGE]]
         counts = queues.counts_by_status(s, who)
+        names = org_names(s, {r.applicant_org_id for r in items})
     return render(request, "operator/registrations.html", who=who, items=items, status=status,
+                  names=names,
                   statuses=REG_STATUSES, counts=counts,
                   next_token=next_token(offset, PAGE, len(rows)))
 
@@ -120,8 +123,10 @@ def registration_detail(registration_id: int, request: Request, ex: ExchangeDep)
         out = registrations.to_out(s, reg)
         objections = [registrations.objection_out(o)
                       for o in rights_perm.visible_objections(s, who, reg)]
+        names = org_names(s, {out.applicant_org_id, *(o.org_id for o in objections)}
+                          | ({out.counterparty_org_id} if out.counterparty_org_id else set()))
     notice_over = out.notice_end is not None and utcnow() >= out.notice_end
-    return render(request, "operator/registration.html", who=who, reg=out,
+    return render(request, "operator/registration.html", who=who, reg=out, names=names,
                   objections=objections, reviewable=out.status in REVIEWABLE,
                   in_notice=out.status == "public_notice", notice_over=notice_over,
                   open_objections=any(o.status == "open" for o in objections),
@@ -291,7 +296,9 @@ def billing_home(request: Request, ex: ExchangeDep, status: str = "",
         invoices = billing.list_invoices(s, who, "all", status or None, PAGE, page_token)
         settlements = billing.list_settlements(s, who, 20, None)
         counts = billing_counts.invoices_by_status(s, who)
-    return render(request, "operator/billing.html", who=who, invoices=invoices,
+        names = org_names(s, {i.consumer_org_id for i in invoices.items}
+                          | {i.provider_org_id for i in invoices.items})
+    return render(request, "operator/billing.html", who=who, invoices=invoices, names=names,
                   settlements=settlements, status=status, counts=counts,
                   issued=request.query_params.get("issued"))
 

@@ -26,7 +26,7 @@ from shugu.entitlements.models import QUOTA_KINDS
 from shugu.metering import service as metering
 from shugu.pagination import MAX_LIMIT
 from shugu.portal import provider_forms as forms
-from shugu.portal import provider_trade, provider_workspace
+from shugu.portal import provider_rights, provider_trade, provider_workspace
 from shugu.portal.pages import done, posted, render
 from shugu.portal.provider_access import org_names, provider_of
 
@@ -101,3 +101,4 @@ def usage(request: Request, ex: ExchangeDep) -> Response:
 # The product workspace, after /provider/products/new so that "new" is not taken for a slug.
 router.include_router(provider_workspace.router)
 router.include_router(provider_trade.router)
+router.include_router(provider_rights.router)

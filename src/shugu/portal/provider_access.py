@@ -9,9 +9,12 @@ from sqlalchemy.orm import Session
 
 from shugu.catalog import products
 from shugu.catalog.models import Product
-from shugu.errors import NotFound
+from shugu.errors import InvalidInput, NotFound
+from shugu.identity import service as identity
 from shugu.identity.models import Organization
 from shugu.identity.principal import Principal
+from shugu.identity.uscc import normalize
+from shugu.pagination import MAX_LIMIT
 from shugu.portal.pages import member_of
 from shugu.runtime import Exchange
 
@@ -36,3 +39,36 @@ def org_names(session: Session, ids: set[int]) -> dict[int, str]:
         org = session.get(Organization, org_id)
         out[org_id] = org.name if org is not None else str(org_id)
     return out
+
+
+def find_org(session: Session, text: str, field: str) -> int:
+    """The organisation the provider typed: its 统一社会信用代码 (18 characters), its name
+    (Chinese or English, exactly) or its id. Looked up in the organisation directory every
+    signed-in organisation may read (identity.list_organizations, GET /organizations).
+    Unknown or ambiguous: 400 with a stable code naming the field."""
+    wanted = text.strip()
+    if not wanted:
+        raise InvalidInput(f"{field}: give the organisation's 统一社会信用代码 or name",
+                           code="missing_field", field=field)
+    orgs, token = [], None
+    while True:
+        page = identity.list_organizations(session, MAX_LIMIT, token)
+        orgs.extend(page.items)
+        token = page.next_page_token
+        if not token:
+            break
+    code = normalize(wanted)
+    if len(code) == 18 and any(o.uscc == code for o in orgs):
+        found = [o for o in orgs if o.uscc == code]
+    elif wanted.lstrip("#").isdigit():
+        found = [o for o in orgs if o.id == int(wanted.lstrip("#"))]
+    else:
+        key = wanted.casefold()
+        found = [o for o in orgs if o.name == wanted or (o.name_en or "").casefold() == key]
+    if not found:
+        raise InvalidInput(f"{field}: no organisation has the 统一社会信用代码, name or id "
+                           f"{wanted!r}", code="unknown_organization", field=field)
+    if len(found) > 1:
+        raise InvalidInput(f"{field}: {len(found)} organisations are named {wanted!r}; give "
+                           "the 统一社会信用代码", code="ambiguous_organization", field=field)
+    return found[0].id

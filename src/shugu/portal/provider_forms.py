@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date, datetime, time
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from shugu.billing.periods import CST
 from shugu.catalog import schemas as catalog
 from shugu.contracts import policy
 from shugu.contracts import schemas as contracts
@@ -200,3 +202,72 @@ def bar_chart(points: list[tuple[str, int]], width: int = 480, height: int = 160
                      "cx": round(x + slot / 2, 1)})
     return {"width": width, "height": height, "base": height - bottom, "bars": bars,
             "max": top}
+
+
+# -- registrations on a held certificate, and pledges -------------------------------------
+
+LATER_KINDS = ("licence", "transfer", "change", "cancellation")
+
+
+def _day(form: dict[str, str], name: str, *, end: bool, required: bool = False
+         ) -> datetime | None:
+    """A date field (YYYY-MM-DD, read in China Standard Time: the day's first second, or its
+    last when the date ends a term) or a full ISO 8601 time with its offset."""
+    text = form.get(name, "").strip()
+    if not text:
+        if required:
+            raise InvalidInput(f"{name} is required (YYYY-MM-DD)", code="missing_field",
+                               field=name)
+        return None
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            moment = time(23, 59, 59) if end else time(0, 0)
+            return datetime.combine(day, moment, tzinfo=CST)
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"{name}: {text!r} is not a date (YYYY-MM-DD)", code="invalid_date",
+                           field=name) from None
+    return value if value.tzinfo else value.replace(tzinfo=CST)
+
+
+def later_registration_in(kind: str, number: str, form: dict[str, str],
+                          counterparty_org_id: int | None) -> rights.RegistrationIn:
+    """A licence, transfer, change or cancellation of certificate `number`; the counterparty
+    already resolved from what the provider typed (provider_access.find_org)."""
+    if kind not in LATER_KINDS:
+        raise InvalidInput(f"kind must be one of {', '.join(LATER_KINDS)}",
+                           code="invalid_kind")
+    revision = form.get("revision", "").strip()
+    data: dict[str, Any] = {"kind": kind, "certificate": number,
+                            "rights": [r for r in RIGHTS if form.get(f"right_{r}")],
+                            "counterparty_org_id": counterparty_org_id,
+                            "licence_scope": _text(form, "licence_scope"),
+                            "licence_until": _day(form, "licence_until", end=True),
+                            "reason": _text(form, "reason")}
+    if kind == "change":
+        if not revision.isdigit():
+            raise InvalidInput("choose the new revision", code="missing_field",
+                               field="revision")
+        data["revision"] = int(revision)
+    if kind == "licence" and not data["licence_scope"]:
+        raise InvalidInput("describe what the licence allows", code="missing_field",
+                           field="licence_scope")
+    if kind in ("change", "cancellation") and not data["reason"]:
+        raise InvalidInput(f"a {kind} needs a reason", code="missing_field", field="reason")
+    return validated(rights.RegistrationIn, data)
+
+
+def pledge_in(form: dict[str, str], pledgee_org_id: int) -> rights.PledgeIn:
+    """The secured amount in yuan, parsed exactly (contracts.money.yuan_to_fen)."""
+    amount = form.get("amount", "").strip()
+    if not amount:
+        raise InvalidInput("give the secured amount in yuan, e.g. 500000", code="invalid_amount")
+    fen = yuan_to_fen(amount)
+    if fen <= 0:
+        raise InvalidInput("the secured amount must be more than zero", code="invalid_amount")
+    return validated(rights.PledgeIn, {
+        "pledgee_org_id": pledgee_org_id, "amount_fen": fen,
+        "term_start": _day(form, "term_start", end=False),
+        "term_end": _day(form, "term_end", end=True, required=True),
+        "note": _text(form, "note")})

@@ -21,9 +21,10 @@ from shugu.catalog.permissions import find_table
 from shugu.errors import InvalidInput, NotFound, ShuguError
 from shugu.identity.principal import Principal
 from shugu.portal import provider_forms as forms
+from shugu.portal import provider_rights
 from shugu.portal import session as sessions
 from shugu.portal.pages import csrf_header_ok, done, posted, render
-from shugu.portal.provider_access import own_product, provider_of
+from shugu.portal.provider_access import org_names, own_product, provider_of
 from shugu.review import service as review
 from shugu.rights import certificates, documents, fingerprints, html, registrations
 from shugu.rights import fingerprint as fp
@@ -203,9 +204,11 @@ def registration_list(slug: str, request: Request, ex: ExchangeDep) -> Response:
             if r.product_id == product.id]
         fingerprinted = [r.number for r in products.list_revisions(s, who, slug)
                          if r.status == "published" and fingerprints.existing(s, r)]
+        held = provider_rights.held(s, who, product)
+        names = org_names(s, {r.counterparty_org_id for r in mine if r.counterparty_org_id})
     return workspace(request, who, out, "registrations", registrations=list(reversed(mine)),
                      fingerprinted=list(reversed(fingerprinted)), rights=RIGHTS,
-                     editable=registrations.EDITABLE)
+                     editable=registrations.EDITABLE, held=held, names=names)
 
 
 @router.post("/provider/products/{slug}/registrations")

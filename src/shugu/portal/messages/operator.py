@@ -18,6 +18,7 @@ _M: dict[str, tuple[str, str]] = {
     "op.all": ("全部", "All"),
     "op.filter": ("筛选", "Filter"),
     "op.none": ("暂无。", "None."),
+    "op.org_id": ("机构编号", "Organisation id"),
     "op.next": ("下一页", "Next page"),
     "op.total": ("共 {n} 条", "{n} in all"),
     "op.kind": ("类型", "Kind"),
