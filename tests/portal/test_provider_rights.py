@@ -14,6 +14,7 @@ from shugu.portal.i18n import MESSAGES
 from shugu.runtime import Exchange
 from tests.conftest import LiveServer
 from tests.portal.conftest import Signup, csrf_of, post_form, signed_in_web
+from tests.portal.test_accessibility import Audit
 from tests.portal.test_operator_pages import operator_member
 from tests.rights.conftest import SLUG, draft, make_product, through
 
@@ -33,7 +34,8 @@ def test_later_registrations_and_pledges(signup: Signup, server: LiveServer, ope
     grid_org = grid.api.me().organization
     cert_path = f"{BASE}/certificates/{number}"
     with closing(signed_in_web(server, grid)) as web, \
-            closing(signed_in_web(server, rival)) as other:
+            closing(signed_in_web(server, rival)) as other, \
+            closing(signed_in_web(server, operator_member(exchange, operator))) as op:
         page = web.get(PAGE)
         assert page.status_code == 200 and number in page.text
         assert ZH["prov.cert.valid"] in page.text and ZH["prov.no_encumbrances"] in page.text
@@ -113,7 +115,27 @@ def test_later_registrations_and_pledges(signup: Signup, server: LiveServer, ope
         refused = post_form(web, PAGE, f"{cert_path}/registrations",
                             {"kind": "transfer", "counterparty": bank_org.uscc})
         assert refused.status_code == 409 and "certificate_pledged" in refused.text
-        bank.api.release_pledge(pledge.id, "已还款")
+        for lang in ("en", "zh"):  # every new form labelled, in both languages (zh last)
+            audit = Audit()
+            audit.feed(web.get(PAGE, params={"lang": lang}).text)
+            assert not audit.problems(), (lang, audit.problems())
+        # The operator's pledge list names both parties; releasing needs the CSRF token;
+        # the pledgor cannot open it.
+        listed = op.get("/operator/pledges")
+        assert listed.status_code == 200 and f'id="pledge-{pledge.id}"' in listed.text
+        assert grid_org.name in listed.text and bank_org.name in listed.text
+        audit = Audit()
+        audit.feed(listed.text)
+        assert not audit.problems(), audit.problems()
+        assert web.get("/operator/pledges").status_code == 404
+        assert op.post(f"/operator/pledges/{pledge.id}/release",
+                       data={"note": "x"}).status_code == 403
+        assert grid.api.pledge(pledge.id).status == "active"
+        assert post_form(op, "/operator/pledges", f"/operator/pledges/{pledge.id}/release",
+                         {"note": "已还款"}).status_code == 303
+        assert grid.api.pledge(pledge.id).status == "released"
+        assert "已还款" in op.get("/operator/pledges", params={"status": ""}).text
+        assert op.get("/operator/pledges", params={"status": "x"}).status_code == 400
         assert ZH["prov.cert.valid"] in web.get(PAGE).text
 
         # Transfer (by id), then change and cancellation: one open at a time.
@@ -140,11 +162,9 @@ def test_later_registrations_and_pledges(signup: Signup, server: LiveServer, ope
         assert post_form(web, PAGE, f"{PAGE}/{cancel.id}/submit", {}).status_code == 303
         assert grid.api.registration(cancel.id).status == "formal_review"
 
-    with closing(signed_in_web(server, operator_member(exchange, operator))) as op:
-        listed = op.get("/operator/registrations").text
-        assert grid_org.name in listed and f"#{grid_org.id}" in listed
-        detail = op.get(f"/operator/registrations/{lic.id}")
-        assert detail.status_code == 404  # a draft is the applicant's alone
+        queue = op.get("/operator/registrations").text
+        assert grid_org.name in queue and f"#{grid_org.id}" in queue
+        assert op.get(f"/operator/registrations/{lic.id}").status_code == 404  # a draft
         grid.api.submit_registration(lic.id)
         detail = op.get(f"/operator/registrations/{lic.id}").text
         assert grid_org.name in detail and bank_org.name in detail

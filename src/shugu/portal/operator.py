@@ -24,7 +24,7 @@ from shugu.portal.provider_access import org_names
 from shugu.review import schemas as review_schemas
 from shugu.review import service as review
 from shugu.review.models import LISTING_STATUSES
-from shugu.rights import documents, queues, registrations
+from shugu.rights import documents, pledges, queues, registrations
 from shugu.rights import permissions as rights_perm
 from shugu.rights import schemas as rights_schemas
 
@@ -209,6 +209,33 @@ def objection_queue(request: Request, ex: ExchangeDep) -> Response:
         items = [(registrations.to_out(s, reg), n)
                  for reg, n in queues.with_open_objections(s, who)]
     return render(request, "operator/objections.html", who=who, items=items)
+
+
+# -- pledges --------------------------------------------------------------------------------
+
+@router.get("/operator/pledges")
+def pledge_list(request: Request, ex: ExchangeDep, status: str = "active") -> Response:
+    """Every pledge (质押) on every certificate, active first by default; the operator may
+    release an active one (rights.pledges.release), as the pledgee may."""
+    who = _operator(ex, request)
+    if status not in ("active", "released", "enforced", ""):
+        raise InvalidInput("status must be active, released or enforced", code="invalid_status")
+    with ex.read() as s:
+        items = [pledges.to_out(s, p) for p in pledges.list_for(s, who, None)
+                 if not status or p.status == status]
+        names = org_names(s, {p.pledgor_org_id for p in items}
+                          | {p.pledgee_org_id for p in items})
+    return render(request, "operator/pledges.html", who=who, items=items, names=names,
+                  status=status)
+
+
+@router.post("/operator/pledges/{pledge_id}/release")
+async def pledge_release(pledge_id: int, request: Request, ex: ExchangeDep) -> Response:
+    who = _operator(ex, request)
+    form = await posted(request, who)
+    with ex.transaction() as s:
+        pledges.release(s, who, pledge_id, _note(form))
+    return done("/operator/pledges", "op_pledge_released")
 
 
 # -- listings -------------------------------------------------------------------------------
