@@ -57,7 +57,7 @@ def _held_certificate(session: Session, who: Principal, slug: str, number: str) 
     return cert
 
 
-def _back(slug: str, number: str) -> str:
+def _back(slug: str) -> str:
     return f"/provider/products/{slug}/registrations"
 
 
@@ -75,7 +75,7 @@ async def later_registration(slug: str, number: str, request: Request,
             if kind in ("licence", "transfer") else None
         data = forms.later_registration_in(kind, number, form, counterparty)
         registrations.create(s, who, data)
-    return done(_back(slug, number), f"prov_registration_{kind}")
+    return done(_back(slug), f"prov_registration_{kind}")
 
 
 @router.post("/provider/products/{slug}/certificates/{number}/pledges")
@@ -87,4 +87,4 @@ async def pledge(slug: str, number: str, request: Request, ex: ExchangeDep) -> R
         _held_certificate(s, who, slug, number)
         data = forms.pledge_in(form, find_org(s, form.get("pledgee", ""), "pledgee"))
         pledges.register(s, who, number, data)
-    return done(_back(slug, number), "prov_pledged")
+    return done(_back(slug), "prov_pledged")
