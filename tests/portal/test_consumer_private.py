@@ -137,6 +137,9 @@ def test_own_tables_join_and_csv(signup: Signup, operator: Client, server: LiveS
         r = post_form(web, SANDBOX, "/consumer/sandbox/tables/customers/delete", {})
         assert r.status_code == 303 and "done=cons_table_deleted" in r.headers["location"]
         assert names(m.consumer) == []
+        for action in ("sandbox.private_table_uploaded", "sandbox.private_table_deleted"):
+            [event] = m.consumer.api.events(action=action).items
+            assert event.payload["name"] == "customers"
         assert "The table is deleted" in page(web, r.headers["location"] + "&lang=en")
         r = post_form(web, SANDBOX, "/consumer/sandbox/tables/customers/delete", {})
         assert r.status_code == 404

@@ -62,8 +62,13 @@
     status.className = "cons-status alert " + (ok ? "good" : "bad");
     status.textContent = text + " ";
     var link = document.createElement("a");
-    link.href = window.location.pathname + window.location.search.replace(/([?&])done=[^&]*/, "$1") + "#mine";
+    link.href = window.location.pathname + window.location.search + "#mine";
     link.textContent = form.dataset.reload;
+    link.addEventListener("click", function (event) {  // same address: load it again
+      event.preventDefault();
+      window.location.hash = "mine";
+      window.location.reload();
+    });
     status.appendChild(link);
     form.dataset.result = ok ? "ok" : "failed";
   }
