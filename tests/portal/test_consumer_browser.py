@@ -121,3 +121,8 @@ def test_own_table_upload_with_progress_join_and_csv(
     text = Path(download.path()).read_bytes().decode("utf-8-sig")
     assert text.splitlines()[0] == "segment,n" and "对公" in text
     browsing.shot(page, "own-table-join")
+    # On a phone the page (own tables, answer, reviews) does not scroll sideways.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/consumer/sandbox#mine")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    browsing.shot(page, "own-tables-phone")
