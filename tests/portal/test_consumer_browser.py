@@ -82,3 +82,47 @@ def test_offer_contract_profile_and_sandbox_in_a_browser(
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the sandbox scrolls sideways on a phone ({width}px)"
     browsing.shot(phone, "sandbox-phone")
+
+
+def test_own_table_upload_with_progress_join_and_csv(
+        browsing: Browsing, signup: Signup, operator: Client, tmp_path: Path) -> None:
+    """consumer.js: the upload form appears, sends the file with a progress bar, the table
+    is listed; a join with it is answered and its CSV downloads."""
+    m = build(signup, operator)
+    m.consumer.api.request_offer(m.offer_id, "credit_risk")
+    rows = ["uscc,segment"] + [f"91330100MA{c:07d},{'对公' if c % 4 == 0 else '小微'}"
+                               for c in range(0, 152, 2)]
+    file = tmp_path / "customers.csv"
+    file.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    page = browsing.page_for(m.consumer, lang="en")
+    page.goto("/consumer/sandbox#mine")
+    assert page.locator("#cons-sb-upload").is_visible()  # shown by the script
+    page.get_by_label("Table name").fill("customers")
+    page.locator("#cons-sb-upload-file").set_input_files(str(file))
+    page.click("#cons-sb-upload-submit")
+    page.wait_for_selector("#cons-sb-upload[data-result=ok]")
+    status = page.locator("#cons-sb-upload-status").inner_text()
+    assert "Stored as mine.customers (76 rows)" in status
+    assert page.locator("#cons-sb-upload-progress").get_attribute("value") == "100"
+    browsing.shot(page, "own-table-uploaded")
+    page.click("#cons-sb-upload-status a")
+    page.wait_for_selector("#cons-sb-mine")
+    assert "mine.customers" in page.locator("#cons-sb-mine").inner_text()
+
+    page.locator("#cons-sb-sql").fill(
+        f"SELECT c.segment, COUNT(*) AS n FROM mine.customers c JOIN {T} u "
+        "ON c.uscc = u.uscc GROUP BY c.segment")
+    page.click("#cons-sb-run")
+    page.wait_for_selector("#cons-sb-result")
+    with page.expect_download() as info:
+        page.click("#cons-sb-csv")
+    download = info.value
+    assert download.suggested_filename.endswith(".csv")
+    text = Path(download.path()).read_bytes().decode("utf-8-sig")
+    assert text.splitlines()[0] == "segment,n" and "对公" in text
+    browsing.shot(page, "own-table-join")
+    # On a phone the page (own tables, answer, reviews) does not scroll sideways.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/consumer/sandbox#mine")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    browsing.shot(page, "own-tables-phone")

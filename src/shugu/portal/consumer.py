@@ -27,7 +27,7 @@ from shugu.errors import InvalidInput
 from shugu.identity import schemas as id_schemas
 from shugu.identity import service as identity
 from shugu.identity.principal import Principal
-from shugu.portal import consumer_billing, consumer_sandbox, i18n
+from shugu.portal import consumer_billing, consumer_private, consumer_sandbox, i18n
 from shugu.portal.consumer_common import (
     ident,
     member,
@@ -44,6 +44,7 @@ from shugu.portal.pages import done, posted, render
 
 router = APIRouter()
 router.include_router(consumer_sandbox.router)
+router.include_router(consumer_private.router)
 router.include_router(consumer_billing.router)
 
 PAGE = 20

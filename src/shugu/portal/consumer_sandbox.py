@@ -5,11 +5,15 @@ history of recent queries. Queries run through sandbox.service.run (in a worker 
 
 from __future__ import annotations
 
+import csv
+import io
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import Response
 
 from shugu.api.deps import ExchangeDep
@@ -21,15 +25,18 @@ from shugu.portal import i18n
 from shugu.portal.consumer_common import ident, member, usage, validated
 from shugu.portal.pages import posted, redirect, render
 from shugu.runtime import Exchange
-from shugu.sandbox import permissions, rules, schemas, service, templates
+from shugu.sandbox import permissions, private, rules, schemas, service, templates
 from shugu.sandbox.models import SandboxQuery
 
 router = APIRouter()
 HISTORY = 20
 SHOWN_ROWS = 500
+# Refusals a provider's review can lift: an approved review unlocks a "templates"-mode
+# table of its own product and nothing else (the rest of the gate still applies).
+REVIEWABLE = frozenset({"templates_only"})
 
 
-def _remaining(ex: Exchange, who: Principal, slug: str) -> dict[str, str]:
+def remaining(ex: Exchange, who: Principal, slug: str) -> dict[str, str]:
     """Queries and ε left on the entitlement of `slug`, as text for the page's "before"."""
     with ex.read() as s:
         for e, p in entitlements.live_products(s, who.org_id, permissions.MODE):
@@ -44,7 +51,7 @@ def _remaining(ex: Exchange, who: Principal, slug: str) -> dict[str, str]:
     return {}
 
 
-def _after_run(ex: Exchange, who: Principal, slug: str, before: dict[str, str],
+def after_run(ex: Exchange, who: Principal, slug: str, before: dict[str, str],
                run: Any, *args: Any) -> Response:
     """Run, then show the answer or the refusal on the sandbox page (post/redirect/get:
     both are recorded in the history with an id)."""
@@ -96,6 +103,17 @@ def sandbox_page(request: Request, ex: ExchangeDep, product: str = "", query: st
                     for x in templates.list_templates(s, who, p.slug)]
         history = service.list_queries(s, who, 0, HISTORY)[:HISTORY]
         shown_out = schemas.QueryOut.model_validate(shown) if shown is not None else None
+        mine = [{"table": schemas.PrivateTableOut.model_validate(r),
+                 "bytes": _size(service.private_dir(ex, who.org_id) / r.file)}
+                for r in private.list_own(s, who)]
+        reviews = [templates.review_out(s, r)
+                   for r in templates.list_reviews(s, who, "consumer")]
+    # Which of the chosen product's tables the provider lets join the consumer's own.
+    joins = [(tb["ref"], j.on) for tb in tables for j in tb["rules"].joins if j.with_ == "mine"]
+    review_product = None
+    if shown_out is not None and shown_out.error_code in REVIEWABLE and shown_out.error:
+        ref = str(shown_out.error.get("table") or "")
+        review_product = ref.rsplit(".", 1)[0] if "." in ref else product
     columns: list[str] = []
     rows: list[list[Any]] = []
     if shown is not None and shown.result_file is not None:
@@ -112,7 +130,36 @@ def sandbox_page(request: Request, ex: ExchangeDep, product: str = "", query: st
                   tables=tables, templates=tmpl, usage=info, history=history, shown=shown_out,
                   columns=columns, rows=rows, before={"queries": bq, "epsilon": be},
                   example=example, sql=shown.sql if shown is not None else example,
-                  shown_limit=SHOWN_ROWS)
+                  shown_limit=SHOWN_ROWS, mine=mine, joins=joins, reviews=reviews,
+                  review_product=review_product, max_bytes=ex.settings.max_upload_bytes)
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
+
+
+@router.get("/consumer/sandbox/queries/{raw_query_id}.csv")
+def result_csv(raw_query_id: str, request: Request, ex: ExchangeDep) -> Response:
+    """A kept answer as CSV: the rows GET /api/v1/sandbox/queries/{id}/result returns, in
+    UTF-8 with a byte order mark so that Excel reads the Chinese right. Only the
+    organisation's own queries (404 for anyone else); a refusal has none (422 no_result)."""
+    query_id = ident(raw_query_id)
+    who = member(ex, request)
+    with ex.read() as s:
+        q = service.get(s, who, query_id)
+    table = service.result(ex, q)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(table.column_names)
+    for row in jsonable_encoder([list(r.values()) for r in table.to_pylist()]):
+        writer.writerow(["" if v is None else v for v in row])
+    return Response(("\ufeff" + out.getvalue()).encode("utf-8"),
+                    media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="query-{q.id}.csv"',
+                             "Cache-Control": "no-store"})
 
 
 @router.post("/consumer/sandbox/run")
@@ -121,8 +168,8 @@ async def run_query(request: Request, ex: ExchangeDep) -> Response:
     form = await posted(request, who)
     body = validated(schemas.QueryIn, sql=form.get("sql", ""))
     slug = form.get("product", "")
-    before = _remaining(ex, who, slug)
-    return await run_in_threadpool(_after_run, ex, who, slug, before, service.run, body.sql)
+    before = remaining(ex, who, slug)
+    return await run_in_threadpool(after_run, ex, who, slug, before, service.run, body.sql)
 
 
 @router.post("/consumer/sandbox/templates/{raw_template_id}/run")
@@ -132,6 +179,6 @@ async def run_template(raw_template_id: str, request: Request, ex: ExchangeDep) 
     form = await posted(request, who)
     values = {k.removeprefix("param_"): v for k, v in form.items() if k.startswith("param_")}
     slug = form.get("product", "")
-    before = _remaining(ex, who, slug)
-    return await run_in_threadpool(_after_run, ex, who, slug, before, templates.run_template,
+    before = remaining(ex, who, slug)
+    return await run_in_threadpool(after_run, ex, who, slug, before, templates.run_template,
                                    template_id, values)

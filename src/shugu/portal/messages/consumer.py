@@ -259,6 +259,75 @@ _TABLE: list[tuple[str, str, str]] = [
     ("cons.sb.ptype.integer", "整数", "whole number"),
     ("cons.sb.ptype.number", "数字", "number"),
     ("cons.sb.ptype.date", "日期", "date"),
+    ("cons.sb.more_rows", "共 {n} 行，页面只显示前 500 行。",
+     "{n} rows in all; the page shows the first 500."),
+    ("cons.sb.csv", "下载全部 {n} 行（CSV）", "Download all {n} rows (CSV)"),
+    # own tables in the sandbox
+    ("cons.mine.title", "我的数据表", "My tables"),
+    ("cons.mine.private",
+     "您上传的数据表只存放在您机构的沙箱空间中，在查询里写作 mine.<表名>。"
+     "任何数据提供方都看不到这些表及其表名；提供方的分析规则只决定关联查询可以输出什么"
+     "（原始数据不出域）。",
+     "Tables you upload stay in your organisation's sandbox space; in queries they are "
+     "mine.<name>. No provider ever sees these tables or their names; a provider's rules "
+     "only decide what may come out of a query that joins them (raw data never leaves)."),
+    ("cons.mine.joins", "提供方允许与您的数据表关联的键：",
+     "Join keys the provider allows with your tables:"),
+    ("cons.mine.on", "关联键", "on"),
+    ("cons.mine.no_joins", "此数据产品的提供方不允许与您自己的数据表关联。",
+     "This product's provider allows no join with your own tables."),
+    ("cons.mine.example", "例如：", "For example:"),
+    ("cons.mine.name", "表", "Table"),
+    ("cons.mine.columns", "字段", "Columns"),
+    ("cons.mine.size", "大小", "Size"),
+    ("cons.mine.uploaded", "上传时间", "Uploaded"),
+    ("cons.mine.actions", "操作", "Actions"),
+    ("cons.mine.delete", "删除", "Delete"),
+    ("cons.mine.delete_named", "删除 {name}", "Delete {name}"),
+    ("cons.mine.none", "您还没有上传数据表。", "You have not uploaded a table yet."),
+    ("cons.mine.upload", "上传数据表", "Upload a table"),
+    ("cons.mine.nojs",
+     "上传进度条需要浏览器启用 JavaScript。也可以使用命令行上传：",
+     "The upload with a progress bar needs JavaScript. You can also upload from the "
+     "command line:"),
+    ("cons.mine.new_name", "表名", "Table name"),
+    ("cons.mine.name_hint",
+     "小写字母、数字和下划线，不以数字开头；表上传后不可修改，如需更换请先删除。",
+     "lower-case letters, digits and underscores, not starting with a digit; a table "
+     "cannot be changed once uploaded (delete it first)"),
+    ("cons.mine.file", "文件", "File"),
+    ("cons.mine.file_hint", "CSV 或 Parquet，最大 {mb} MB", "CSV or Parquet, at most {mb} MB"),
+    ("cons.mine.format", "格式", "Format"),
+    ("cons.mine.format.auto", "自动识别", "detect"),
+    ("cons.mine.upload_button", "上传", "Upload"),
+    ("cons.mine.progress", "上传进度", "Upload progress"),
+    ("cons.mine.upload_sending", "正在上传……", "Uploading…"),
+    ("cons.mine.upload_storing", "已上传，正在保存……", "Uploaded; storing…"),
+    ("cons.mine.upload_done", "已保存为 mine.{name}（{rows} 行）。",
+     "Stored as mine.{name} ({rows} rows)."),
+    ("cons.mine.upload_failed", "上传失败", "Upload failed"),
+    ("cons.mine.reload", "刷新页面", "Reload the page"),
+    # reviewed custom queries
+    ("cons.rv.title", "提交审核的查询", "Queries sent for review"),
+    ("cons.rv.help",
+     "仅限模板的数据表不接受自定义查询。您可以把被拒绝的查询提交给提供方审核；批准后可运行一次，"
+     "查询仍须通过全部分析规则和阈值。",
+     "A table in “templates only” mode refuses custom SQL. You may send such a refused "
+     "query to its provider for review; once approved it can be run once, and it still "
+     "passes every analysis rule and threshold."),
+    ("cons.rv.ask", "请提供方审核此查询", "Ask the provider to review this query"),
+    ("cons.rv.ask_help",
+     "此查询只因数据表仅限模板而被拒绝。提交后，提供方会看到查询语句和您的说明。",
+     "This query was refused only because the table accepts templates only. The provider "
+     "will see the SQL and your note."),
+    ("cons.rv.note", "说明", "Note"),
+    ("cons.rv.submit", "提交审核", "Send for review"),
+    ("cons.rv.decision", "提供方意见", "Provider's decision"),
+    ("cons.rv.run", "运行（一次）", "Run (once)"),
+    ("cons.rv.st.pending", "待审核", "pending"),
+    ("cons.rv.st.approved", "已批准", "approved"),
+    ("cons.rv.st.rejected", "已拒绝", "rejected"),
+    ("cons.rv.st.used", "已使用", "used"),
     ("cons.sb.history", "最近的查询", "Recent queries"),
     ("cons.sb.rows_h", "行数", "Rows"),
     ("cons.sb.st.succeeded", "成功", "answered"),
@@ -309,6 +378,10 @@ _TABLE: list[tuple[str, str, str]] = [
      "合同已终止，使用权已撤销。",
      "The agreement is terminated and its entitlement revoked."),
     ("done.cons_deleted", "已确认删除数据。", "Deletion confirmed."),
+    ("done.cons_table_deleted", "数据表已删除（包括其文件）。",
+     "The table is deleted, file and all."),
+    ("done.cons_review_submitted", "查询已提交审核，请等待提供方决定。",
+     "The query is sent for review; wait for the provider's decision."),
 ]
 
 ZH: dict[str, str] = {key: zh for key, zh, _ in _TABLE}
