@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shugu import spreadsheet
 from shugu.billing.models import Invoice, InvoiceLine, Voucher
 from shugu.billing.money import yuan
 from shugu.billing.periods import CST
@@ -63,5 +64,5 @@ def to_csv(rows: Iterator[list[str]]) -> str:
     out.write("\ufeff")
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(HEADER)
-    writer.writerows(rows)
+    writer.writerows(spreadsheet.row(r) for r in rows)
     return out.getvalue()

@@ -16,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import Response
 
+from shugu import spreadsheet
 from shugu.api.deps import ExchangeDep
 from shugu.catalog.models import Product
 from shugu.entitlements import service as entitlements
@@ -144,7 +145,8 @@ def _size(path: Path) -> int | None:
 @router.get("/consumer/sandbox/queries/{raw_query_id}.csv")
 def result_csv(raw_query_id: str, request: Request, ex: ExchangeDep) -> Response:
     """A kept answer as CSV: the rows GET /api/v1/sandbox/queries/{id}/result returns, in
-    UTF-8 with a byte order mark so that Excel reads the Chinese right. Only the
+    UTF-8 with a byte order mark so that Excel reads the Chinese right, and text cells
+    that would be formulas neutralised (shugu.spreadsheet). Only the
     organisation's own queries (404 for anyone else); a refusal has none (422 no_result)."""
     query_id = ident(raw_query_id)
     who = member(ex, request)
@@ -155,7 +157,7 @@ def result_csv(raw_query_id: str, request: Request, ex: ExchangeDep) -> Response
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(table.column_names)
     for row in jsonable_encoder([list(r.values()) for r in table.to_pylist()]):
-        writer.writerow(["" if v is None else v for v in row])
+        writer.writerow(spreadsheet.row(["" if v is None else v for v in row]))
     return Response(("\ufeff" + out.getvalue()).encode("utf-8"),
                     media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="query-{q.id}.csv"',
