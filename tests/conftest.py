@@ -28,6 +28,13 @@ from shugu.config import Settings
 from shugu.identity.uscc import complete
 from shugu.runtime import Exchange
 
+# The suite signs in thousands of times: cheap argon2id here (the production default is
+# RFC 9106's low-memory profile; tests/identity checks the default and that hashes made at
+# any cost keep verifying). Subprocesses of the CLI tests inherit these.
+os.environ.setdefault("SHUGU_ARGON2_TIME_COST", "1")
+os.environ.setdefault("SHUGU_ARGON2_MEMORY_KIB", "8")
+os.environ.setdefault("SHUGU_ARGON2_PARALLELISM", "1")
+
 PG_URL = os.environ.get("SHUGU_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BACKENDS = ["sqlite", "postgresql"]
 

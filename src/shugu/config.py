@@ -22,6 +22,9 @@ class Settings(BaseSettings):
         default=None, description="URL the outside world reaches this server at"
     )
     token_ttl_days: int = Field(default=90, description="default lifetime of new API tokens")
+    argon2_time_cost: int = Field(default=3, ge=1, description="argon2id passes")
+    argon2_memory_kib: int = Field(default=65536, ge=8, description="argon2id memory (KiB)")
+    argon2_parallelism: int = Field(default=4, ge=1, description="argon2id lanes")
     platform_uscc: str | None = Field(
         default=None, description="统一社会信用代码 of the platform operator (first start only)"
     )

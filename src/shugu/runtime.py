@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shugu import db
 from shugu.config import DEFAULT_PLATFORM_USCC, Settings
+from shugu.identity import passwords
 from shugu.identity import service as identity
 from shugu.identity.uscc import complete
 from shugu.ledger.models import LedgerHead
@@ -41,6 +42,9 @@ class Exchange:
         data_dir = settings.resolved_data_dir()
         data_dir.mkdir(parents=True, exist_ok=True)
         url = settings.resolved_database_url()
+        passwords.configure(time_cost=settings.argon2_time_cost,
+                            memory_kib=settings.argon2_memory_kib,
+                            parallelism=settings.argon2_parallelism)
         if migrate:
             db.upgrade(url)
         engine = db.make_engine(url)

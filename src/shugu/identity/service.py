@@ -7,14 +7,12 @@ import hmac
 import secrets
 from datetime import timedelta
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shugu.db import utcnow
 from shugu.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
-from shugu.identity import schemas
+from shugu.identity import passwords, schemas
 from shugu.identity.models import ApiToken, Organization, User
 from shugu.identity.principal import SYSTEM_ACTOR, Principal
 from shugu.identity.uscc import normalize, uscc_problem
@@ -22,7 +20,6 @@ from shugu.ledger import service as ledger
 from shugu.pagination import Page, check_limit, decode_token, next_token
 
 TOKEN_PREFIX = "shg"
-_hasher = PasswordHasher()
 
 
 def _sha256(text: str) -> str:
@@ -81,7 +78,7 @@ def _insert_user(
     if password is None:
         password = generated = generate_password()
     user = User(org_id=org.id, username=username, display_name=display_name,
-                password_hash=_hasher.hash(password), is_admin=is_admin)
+                password_hash=passwords.hash_password(password), is_admin=is_admin)
     user.organization = org
     session.add(user)
     session.flush()
@@ -198,7 +195,7 @@ def reset_password(session: Session, principal: Principal, org_id: int, user_id:
     generated = None
     if password is None:
         password = generated = generate_password()
-    user.password_hash = _hasher.hash(password)
+    user.password_hash = passwords.hash_password(password)
     ledger.append(session, actor=principal.actor, action="user.password_reset",
                   subject=f"user:{user.id}", payload={"id": user.id, "org_id": org_id})
     return generated
@@ -248,10 +245,7 @@ def login(
     user = session.scalar(select(User).where(func.lower(User.username) == username.lower()))
     ok = False
     if user is not None and user.is_active and user.password_hash:
-        try:
-            ok = _hasher.verify(user.password_hash, password)
-        except (VerificationError, InvalidHashError):
-            ok = False
+        ok = passwords.matches(user.password_hash, password)
     if not ok or user is None:
         raise Unauthenticated("wrong username or password", code="invalid_credentials")
     return _insert_token(session, f"user:{user.username}", user, "login", ttl)
