@@ -124,7 +124,7 @@ def test_catalog_shows_only_what_the_organisation_may_see(
 
     page = web.get("/products/power-use")
     assert page.status_code == 200
-    for text in ("数据产品说明书", "抄表数据", "绿色信贷", "monthly", "usage", "region",
+    for text in ("数据产品说明书", "抄表数据", "绿色信贷", "每月", "usage", "region",
                  "上架质量报告", "综合得分", "按次查询", "5.00"):
         assert text in page.text, text
     english = web.get("/products/power-use", params={"lang": "en"}).text

@@ -28,6 +28,7 @@ def test_product_page_shows_sample_certificate_and_offer_links(
         html = page.text
         assert "样例数据" in html and "西湖区" in html and "2024-01" in html
         assert number in html and "有效" in html and "数据资源持有权" in html
+        assert "状态: 已挂牌" in html and "一次性" in html
         assert f'href="/consumer/offers/{offer.id}"' in html
         english = web.get(f"/products/{slug}", params={"lang": "en"}).text
         assert "Sample rows" in english and "valid" in english

@@ -46,3 +46,10 @@ class Translate:
         # catalogues have the same keys.
         text = self.messages.get(key, key)
         return text.format(**values) if values else text
+
+    def code(self, prefix: str, value: object) -> str:
+        """A stable code (status, plan, frequency …) in words, or the code itself when the
+        catalogue has no words for it."""
+        if value is None or value == "":
+            return "—"
+        return self.messages.get(f"{prefix}.{value}", str(value))
