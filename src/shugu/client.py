@@ -168,6 +168,10 @@ class Client:
         )
         return self._send("POST", identity.UserCreated, f"/organizations/{org_id}/users", body)
 
+    def change_password(self, current_password: str, new_password: str) -> None:
+        _check(self._http.post("/me/password", json={
+            "current_password": current_password, "new_password": new_password}))
+
     def reset_password(self, org_id: int, user_id: int,
                        password: str | None = None) -> identity.PasswordSet:
         return self._send("POST", identity.PasswordSet,

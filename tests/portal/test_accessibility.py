@@ -109,7 +109,7 @@ def test_every_page_is_labelled_and_self_contained(
         (m.provider, ["/", f"/products/{SLUG}", "/provider", "/provider/products/new", product,
                      f"{product}/revisions", f"{product}/registrations", f"{product}/listing",
                      f"{product}/offers", f"{product}/rules", "/provider/usage"]),
-        (m.consumer, ["/consumer", f"/consumer/offers/{m.offer_id}", "/consumer/negotiations",
+        (m.consumer, ["/account", "/consumer", f"/consumer/offers/{m.offer_id}", "/consumer/negotiations",
                      "/consumer/agreements", f"/consumer/agreements/{concluded.id}",
                      f"/consumer/sandbox?product={SLUG}", "/consumer/invoices",
                      f"/consumer/invoices/{invoice.number}"]),

@@ -29,6 +29,13 @@ def me(ex: ExchangeDep, who: PrincipalDep) -> schemas.Me:
                           organization=schemas.OrganizationOut.model_validate(user.organization))
 
 
+@router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT)
+def change_password(body: schemas.PasswordChangeIn, ex: ExchangeDep, who: PrincipalDep) -> None:
+    """Replace one's own password (the current one is checked; 403 wrong_password)."""
+    with ex.transaction() as s:
+        identity.change_own_password(s, who, body.current_password, body.new_password)
+
+
 @router.post("/organizations", response_model=schemas.OrganizationCreated,
              status_code=status.HTTP_201_CREATED)
 def create_organization(

@@ -61,6 +61,11 @@ class PasswordIn(BaseModel):
                                  description="leave out to have one generated")
 
 
+class PasswordChangeIn(BaseModel):
+    current_password: str
+    new_password: str = Field(min_length=8)
+
+
 class PasswordSet(BaseModel):
     password: str | None = Field(description="the generated password, shown only this once")
 

@@ -201,6 +201,22 @@ def reset_password(session: Session, principal: Principal, org_id: int, user_id:
     return generated
 
 
+def change_own_password(session: Session, principal: Principal, current: str,
+                        new: str) -> None:
+    """A user replaces their own password, proving the current one first."""
+    user = session.get(User, principal.user_id)
+    if user is None or not user.password_hash \
+            or not passwords.matches(user.password_hash, current):
+        raise Forbidden("the current password is wrong", code="wrong_password")
+    if len(new) < 8:
+        raise InvalidInput("a password needs at least 8 characters", code="password_too_short")
+    if new == current:
+        raise InvalidInput("the new password is the current one", code="password_unchanged")
+    user.password_hash = passwords.hash_password(new)
+    ledger.append(session, actor=principal.actor, action="user.password_changed",
+                  subject=f"user:{user.id}", payload={"id": user.id, "org_id": user.org_id})
+
+
 def list_users(session: Session, principal: Principal, org_id: int) -> list[User]:
     _may_manage_org(principal, org_id)
     return list(session.scalars(select(User).where(User.org_id == org_id).order_by(User.id)))

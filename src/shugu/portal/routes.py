@@ -13,7 +13,7 @@ from shugu.catalog import products, search
 from shugu.contracts import offers
 from shugu.errors import Forbidden, NotFound, Unauthenticated
 from shugu.identity import service as identity
-from shugu.portal import auditor, consumer, i18n, operator, provider
+from shugu.portal import account, auditor, consumer, i18n, operator, provider
 from shugu.portal import session as sessions
 from shugu.portal.pages import HERE, render, to_login
 from shugu.review import sample
@@ -26,6 +26,7 @@ STATIC_NAME = re.compile(r"^[a-z0-9-]+\.(css|js|svg)$")  # no paths, no dotfiles
 PAGE_SIZE = 20
 
 router = APIRouter(include_in_schema=False)
+router.include_router(account.router)
 router.include_router(provider.router)
 router.include_router(consumer.router)
 router.include_router(operator.router)
