@@ -336,7 +336,13 @@ ZH: dict[str, str] = {
     "prov.st.used": "已运行",
     "done.prov_review_approve": "已批准该查询，使用方可运行一次。",
     "done.prov_review_reject": "已拒绝该查询。",
+    "prov.counter_price": "还价：新价格（元）",
+    "prov.counter_note": "还价说明（可选）",
+    "prov.neg.offer": "提出还价",
+    "done.prov_negotiation_offer": "已向使用方提出还价，等待对方回应。",
 }
+
+
 EN: dict[str, str] = {
     "prov.home": "Provider dashboard",
     "prov.usage": "Usage and revenue",
@@ -691,4 +697,8 @@ EN: dict[str, str] = {
     "prov.st.used": "run",
     "done.prov_review_approve": "Query approved; the consumer may run it once.",
     "done.prov_review_reject": "Query rejected.",
+    "prov.counter_price": "Counter-offer: new price (yuan)",
+    "prov.counter_note": "Note with the counter-offer (optional)",
+    "prov.neg.offer": "Counter-offer",
+    "done.prov_negotiation_offer": "Counter-offer sent; waiting for the consumer.",
 }
