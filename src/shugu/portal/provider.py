@@ -8,6 +8,7 @@ their own products (another organisation's product: 404, as if it did not exist)
 - /provider/products/new         create a product (catalog.products.create_product)
 - /provider/products/{slug}/...  the product workspace (provider_workspace.py, provider_trade.py)
 - /provider/usage                who uses what; usage and revenue per month
+- /provider/products/{slug}/reviews  consumers' queries sent for review (provider_reviews.py)
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from shugu.entitlements.models import QUOTA_KINDS
 from shugu.metering import service as metering
 from shugu.pagination import MAX_LIMIT
 from shugu.portal import provider_forms as forms
-from shugu.portal import provider_rights, provider_trade, provider_workspace
+from shugu.portal import provider_reviews, provider_rights, provider_trade, provider_workspace
 from shugu.portal.pages import done, posted, render
 from shugu.portal.provider_access import org_names, provider_of
 
@@ -46,11 +47,13 @@ def home(request: Request, ex: ExchangeDep) -> Response:
                                                    None).items
                    if n.state in provider_trade.PROVIDER_MOVES]
         names = org_names(s, {n.consumer_org_id for n in waiting})
+        reviews_waiting = provider_reviews.waiting_count(s, who)
     counts = {
         "listed": sum(p.status == "listed" for p in mine),
         "in_review": sum(p.status == "in_review" for p in mine),
         "agreements": sum(a.status == "active" for a in deals),
         "settled_fen": sum(m["settled_fen"] for m in revenue.values()),
+        "reviews": reviews_waiting,
     }
     return render(request, "provider/home.html", who=who, products=mine, counts=counts,
                   waiting=waiting, names=names)
@@ -102,3 +105,4 @@ def usage(request: Request, ex: ExchangeDep) -> Response:
 router.include_router(provider_workspace.router)
 router.include_router(provider_trade.router)
 router.include_router(provider_rights.router)
+router.include_router(provider_reviews.router)

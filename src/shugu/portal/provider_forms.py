@@ -258,6 +258,16 @@ def later_registration_in(kind: str, number: str, form: dict[str, str],
     return validated(rights.RegistrationIn, data)
 
 
+def counter_in(form: dict[str, str]) -> contracts.CounterIn:
+    """A provider's counter-offer: the new price in yuan (contracts.money.yuan_to_fen) and a
+    note; the plan and the policy on the table stay as they are."""
+    price = form.get("price", "").strip()
+    if not price:
+        raise InvalidInput("give the new price in yuan, e.g. 12.50", code="invalid_amount")
+    return validated(contracts.CounterIn, {"terms": {"price_fen": yuan_to_fen(price)},
+                                           "note": _text(form, "note")})
+
+
 def pledge_in(form: dict[str, str], pledgee_org_id: int) -> rights.PledgeIn:
     """The secured amount in yuan, parsed exactly (contracts.money.yuan_to_fen)."""
     amount = form.get("amount", "").strip()

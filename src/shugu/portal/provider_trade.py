@@ -27,6 +27,8 @@ from shugu.sandbox import schemas as sandbox
 router = APIRouter()
 # What the provider may send in each state (contracts.negotiation.TRANSITIONS).
 PROVIDER_MOVES = {"REQUESTED": ("agree",), "ACCEPTED": ("agree",), "VERIFIED": ("finalize",)}
+# Where the provider may counter-offer a new price instead (the API's POST .../offer).
+COUNTER_STATES = negotiation.TRANSITIONS["offer"][1]
 
 
 def _offers_path(slug: str) -> str:
@@ -50,7 +52,7 @@ def offer_list(slug: str, request: Request, ex: ExchangeDep) -> Response:
     return workspace(request, who, out, "offers", offers=mine, negotiations=waiting,
                      names=names, plans=forms.PLANS, modes=MODES, purposes=policy.PURPOSES,
                      quota_kinds=QUOTA_KINDS, prohibited=policy.PROHIBITED_ACTIONS,
-                     moves=PROVIDER_MOVES)
+                     moves=PROVIDER_MOVES, counter_states=COUNTER_STATES)
 
 
 @router.post("/provider/products/{slug}/offers")
@@ -81,12 +83,13 @@ async def offer_withdraw(slug: str, offer_id: int, request: Request,
 @router.post("/provider/products/{slug}/negotiations/{negotiation_id}/{message}")
 async def negotiation_move(slug: str, negotiation_id: int, message: str, request: Request,
                            ex: ExchangeDep) -> Response:
-    """The provider agrees to a request, finalizes a verified agreement or terminates;
-    contracts.negotiation checks the state and the side."""
+    """The provider agrees to a request, counter-offers a new price, finalizes a verified
+    agreement or terminates; contracts.negotiation checks the state and the side."""
     who = provider_of(ex, request)
     form = await posted(request, who)
-    if message not in ("agree", "finalize", "terminate"):
+    if message not in ("agree", "offer", "finalize", "terminate"):
         raise NotFound("no such message", code="not_found")
+    counter = forms.counter_in(form) if message == "offer" else None
     note = form.get("note", "").strip() or None
     with ex.transaction() as s:
         product = own_product(s, who, slug)
@@ -98,6 +101,8 @@ async def negotiation_move(slug: str, negotiation_id: int, message: str, request
             if not note:
                 raise InvalidInput("terminating needs a reason", code="reason_required")
             negotiation.terminate(s, who, negotiation_id, note)
+        elif counter is not None:
+            negotiation.counter(s, who, negotiation_id, "offer", counter)
         else:
             negotiation.reply(s, who, negotiation_id, message, note)
     return done(_offers_path(slug), f"prov_negotiation_{message}")

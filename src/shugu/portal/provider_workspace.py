@@ -33,7 +33,7 @@ from shugu.rights.models import RIGHTS
 from shugu.runtime import Exchange
 
 router = APIRouter()
-TABS = ("data", "revisions", "registrations", "listing", "offers", "rules")
+TABS = ("data", "revisions", "registrations", "listing", "offers", "rules", "reviews")
 FORMATS = ("csv", "parquet", "auto")
 
 
