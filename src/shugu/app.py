@@ -22,11 +22,7 @@ def sign_tree_head(exchange: Exchange) -> None:
     """Commit the platform key to the ledger as it stands (no-op when unchanged)."""
     from shugu.ledger import tree_heads
 
-    with exchange.read() as s:
-        if tree_heads.for_current_size(s) is not None:
-            return
-    with exchange.transaction() as s:
-        tree_heads.sign_current(s, exchange.key)
+    tree_heads.current_signed(exchange)
 
 
 async def _sign_periodically(exchange: Exchange, interval: float) -> None:

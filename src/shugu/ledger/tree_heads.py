@@ -6,6 +6,8 @@ per size (the table's key), so asking again for an unchanged ledger returns the 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -16,6 +18,9 @@ from shugu.ledger.models import TreeHead
 from shugu.ledger.schemas import SignedTreeHead
 from shugu.ledger.service import head_state
 from shugu.platform_key import PlatformKey
+
+if TYPE_CHECKING:
+    from shugu.runtime import Exchange
 
 
 def sign_current(session: Session, key: PlatformKey) -> TreeHead:
@@ -37,6 +42,17 @@ def sign_current(session: Session, key: PlatformKey) -> TreeHead:
     session.add(sth)
     session.flush()
     return sth
+
+
+def current_signed(exchange: Exchange) -> TreeHead:
+    """The STH for the ledger's current size, signed now if not yet. Only signing takes the
+    write lock: an unchanged ledger reuses its STH."""
+    with exchange.read() as s:
+        sth = for_current_size(s)
+    if sth is not None:
+        return sth
+    with exchange.transaction() as s:
+        return sign_current(s, exchange.key)
 
 
 def for_current_size(session: Session) -> TreeHead | None:

@@ -69,16 +69,6 @@ def ledger_list(request: Request, ex: ExchangeDep, action: str = "", subject: st
                   total=total, action=action, subject=subject, actions=actions)
 
 
-def _signed_head(ex: Exchange) -> TreeHead:
-    """The signed tree head for the current size (signed now if not yet), as the API's."""
-    with ex.read() as s:
-        sth = tree_heads.for_current_size(s)
-    if sth is None:
-        with ex.transaction() as s:
-            sth = tree_heads.sign_current(s, ex.key)
-    return sth
-
-
 def _sth_json(ex: Exchange, sth: TreeHead) -> dict[str, Any]:
     out = tree_heads.to_schema(sth, ex.key).model_dump(mode="json")
     # The timestamp exactly as signed (UTC, six fractional digits), so that a script can
@@ -99,7 +89,7 @@ def ledger_tree_head(request: Request, ex: ExchangeDep) -> Response:
     _, ok = _overseer(ex, request)
     if not ok:
         return JSONResponse({"error": {"code": "not_found"}}, 404)
-    return JSONResponse(_sth_json(ex, _signed_head(ex)))
+    return JSONResponse(_sth_json(ex, tree_heads.current_signed(ex)))
 
 
 @router.get("/auditor/ledger/{seq}/inclusion.json")
@@ -116,7 +106,7 @@ def ledger_event(seq: int, request: Request, ex: ExchangeDep) -> Response:
     who = _overseer_page(ex, request)
     with ex.read() as s:
         event = browse.event(s, seq)
-    sth = _signed_head(ex)
+    sth = tree_heads.current_signed(ex)
     # Shown without script too; the script fetches both again and checks them itself.
     proof = _inclusion_json(ex, seq, sth.size)
     leaf = {"seq": event.seq, "ts": event.ts, "actor": event.actor, "action": event.action,

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from shugu.catalog.models import Product
 from shugu.contracts import policy
 from shugu.entitlements.models import QUOTA_KINDS, Entitlement
-from shugu.errors import InvalidInput, NotFound
+from shugu.errors import NotFound
 from shugu.identity.models import Organization
 from shugu.identity.principal import Principal
 from shugu.portal import pages
@@ -34,12 +34,7 @@ def validated(model: type[M], **data: Any) -> M:
 
 def number(text: str | None, field: str) -> int | None:
     """An optional whole number typed into a form."""
-    text = (text or "").strip()
-    if not text:
-        return None
-    if not text.isdigit():
-        raise InvalidInput(f"{field} must be a whole number", code="invalid_form", field=field)
-    return int(text)
+    return pages.whole_number(text, field, code="invalid_form", minimum=0)
 
 
 def org_name(session: Session, org_id: int | None, lang: str) -> str:

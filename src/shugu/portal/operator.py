@@ -19,7 +19,7 @@ from shugu.db import utcnow
 from shugu.errors import InvalidInput, NotFound
 from shugu.identity.principal import Principal
 from shugu.pagination import decode_token, next_token
-from shugu.portal.pages import done, not_found, posted, render, signed_in
+from shugu.portal.pages import done, not_found, posted, render, signed_in, whole_number
 from shugu.portal.provider_access import org_names
 from shugu.review import schemas as review_schemas
 from shugu.review import service as review
@@ -47,17 +47,7 @@ def _operator(ex: ExchangeDep, request: Request) -> Principal:
 
 
 def _int(value: str | None, field: str, *, default: int | None = None) -> int | None:
-    text = (value or "").strip()
-    if not text:
-        return default
-    try:
-        number = int(text)
-    except ValueError:
-        number = None
-    if number is None or not -2**31 < number < 2**31:  # what the database's integer holds
-        raise InvalidInput(f"{field} must be a whole number", code="invalid_number",
-                           field=field)
-    return number
+    return whole_number(value, field, default=default)
 
 
 def _cutoff(value: str | None, field: str) -> datetime | None:

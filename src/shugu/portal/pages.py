@@ -14,8 +14,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, ValidationError
 
+from shugu.errors import InvalidInput, ShuguError, Unprocessable
 from shugu.errors import NotFound as NotFoundError
-from shugu.errors import ShuguError, Unprocessable
 from shugu.identity.principal import Principal
 from shugu.portal import i18n
 from shugu.portal import session as sessions
@@ -107,6 +107,22 @@ def validated(model: type[M], data: dict[str, Any]) -> M:
             where = ".".join(str(p) for p in err.get("loc", ()))
             problems.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
         raise Unprocessable("; ".join(problems), code="invalid_request") from None
+
+
+def whole_number(text: str | None, field: str, *, code: str = "invalid_number",
+                 default: int | None = None, minimum: int = -2**31 + 1) -> int | None:
+    """An optional whole number typed into a form (within a database integer); a bad one is
+    a 400 page with the given stable code."""
+    text = (text or "").strip()
+    if not text:
+        return default
+    try:
+        number: int | None = int(text)
+    except ValueError:
+        number = None
+    if number is None or not minimum <= number < 2**31:
+        raise InvalidInput(f"{field}: {text!r} is not a whole number", code=code, field=field)
+    return number
 
 
 def csrf_header_ok(request: Request) -> bool:

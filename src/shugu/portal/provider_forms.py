@@ -72,13 +72,7 @@ def table_in(form: dict[str, str]) -> catalog.TableIn:
 # -- offers and their usage policy ----------------------------------------------------------
 
 def _whole(form: dict[str, str], name: str) -> int | None:
-    value = form.get(name, "").strip()
-    if not value:
-        return None
-    if not value.isdigit():
-        raise InvalidInput(f"{name}: {value!r} is not a whole number", code="invalid_quota",
-                           field=name)
-    return int(value)
+    return pages.whole_number(form.get(name), name, code="invalid_quota", minimum=0)
 
 
 def _epsilon(text: str) -> int | float:
