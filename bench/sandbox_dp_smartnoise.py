@@ -1,88 +1,136 @@
-"""The SmartNoise SQL side of bench/sandbox_dp.py; runs in bench/.smartnoise-venv.
+"""Entity-level DP through the sandbox vs SmartNoise SQL with the same privacy unit.
 
-    bench/.smartnoise-venv/bin/python bench/sandbox_dp_smartnoise.py DATA.parquet \
-        --epsilon 1.0 --repeat 5 --bounds-json '{...}'
+    PYTHONPATH=$PWD/src .venv/bin/python bench/sandbox_dp_smartnoise.py [--rows 1000000]
+        [--runs 9] [--max-rows-per-identity 12] [--epsilon 1.0]
 
-smartnoise-sql pins an older opendp than shugu, so it lives in its own virtual environment
-and this script imports nothing from shugu. The data is loaded into an in-memory DuckDB table
-before timing; SmartNoise reads it through its Postgres reader (DuckDB speaks that SQL
-dialect) with sample_max_ids: false, through a three-method adapter: the reader iterates
-over its cursor, which a DuckDB cursor does not allow. Prints one JSON object: the timings
-of the query alone (parse, rewrite, exact query in DuckDB, noise) and the last result.
+The same query, ε and privacy unit on both sides over the cached data set
+(bench/sandbox_setup.py: ~20 rows per identity, 527 region × industry groups):
+
+    SELECT region, industry, COUNT(*) AS n, SUM(kwh) AS kwh_total, AVG(bill) AS bill_avg
+    FROM <table> GROUP BY region, industry
+
+- sandbox: a `dp`-mode table (identity `uscc`, at most L rows per identity, kwh ∈ [0, 20000],
+  bill ∈ [0, 5000], ε per query) queried through `POST /api/v1/sandbox/queries`; the first
+  query of the table version builds the per-version cache and is reported on its own;
+- SmartNoise SQL 1.0.10 (bench/smartnoise_worker.py) in its own venv, build/smartnoise-venv,
+  created here on first use with pip (it needs opendp < 0.15, shugu has a newer one): the
+  same file loaded into an in-memory DuckDB table, read through SmartNoise's Postgres reader
+  with `uscc` as private_id, max_ids = L with sample_max_ids (random rows per identity),
+  censor_dims (noisy threshold on group keys), the same bounds and total ε; the subprocess
+  times `reader.execute(query)` only.
+
+Raw DuckDB (no privacy) is printed as the floor. Medians of `--runs` after each side's first
+query are compared. Target: SmartNoise / sandbox ≥ 5.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import time
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
 
 import duckdb
-import snsql
+
+sys.path.insert(0, str(Path(__file__).parent))
+import sandbox_setup as sb
+
+QUERY = ("SELECT region, industry, COUNT(*) AS n, SUM(kwh) AS kwh_total, AVG(bill) AS bill_avg "
+         "FROM {table} GROUP BY region, industry")
+SMARTNOISE = "smartnoise-sql==1.0.10"
+VENV = sb.ROOT / "build" / "smartnoise-venv"
+TARGET = 5.0
 
 
-class _Cursor:
-    """What SmartNoise's Postgres reader uses of a DB-API cursor, over a DuckDB one."""
-
-    def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
-        self._cur = conn.cursor()
-        self.description: object = None
-
-    def execute(self, sql: str) -> None:
-        self._cur.execute(sql)
-        self.description = self._cur.description
-
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(self._cur.fetchall())
+def smartnoise_python() -> Path:
+    """The venv's python, created with pip on first use (needs PyPI)."""
+    python = VENV / "bin" / "python"
+    marker = VENV / ".complete"
+    if not marker.exists():
+        print(f"creating {VENV} with {SMARTNOISE} (first run only) ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", SMARTNOISE,
+                        f"duckdb=={duckdb.__version__}"], check=True)
+        marker.touch()
+    return python
 
 
-class _Connection:
-    def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
-        self._conn = conn
-
-    def cursor(self) -> _Cursor:
-        return _Cursor(self._conn)
-
-    def commit(self) -> None:
-        pass
-
-    def rollback(self) -> None:
-        pass
+def run_smartnoise(data: Path, args: argparse.Namespace) -> dict[str, Any]:
+    columns = {"uscc": {"type": "string", "private_id": True},
+               "region": {"type": "string"}, "industry": {"type": "string"},
+               "month": {"type": "int"},
+               "kwh": {"type": "int", "lower": sb.KWH[0], "upper": sb.KWH[1]},
+               "bill": {"type": "float", "lower": sb.BILL[0], "upper": sb.BILL[1]}}
+    proc = subprocess.run(
+        [str(smartnoise_python()), str(Path(__file__).parent / "smartnoise_worker.py"),
+         str(data), "--query", QUERY.format(table="bench.usage"),
+         "--columns-json", json.dumps(columns), "--max-ids", str(args.max_rows_per_identity),
+         "--epsilon", str(args.epsilon), "--delta", str(args.delta),
+         "--repeat", str(args.runs), "--threads", str(sb.THREADS)],
+        capture_output=True, text=True,
+        # Nothing of shugu's (PYTHONPATH=src) in the other venv.
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    if proc.returncode != 0:
+        raise SystemExit(f"SmartNoise failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("data")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--max-rows-per-identity", type=int, default=12)
     parser.add_argument("--epsilon", type=float, default=1.0)
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--query", required=True)
-    parser.add_argument("--columns-json", required=True)
+    parser.add_argument("--delta", type=float, default=1e-6)
     args = parser.parse_args()
-    conn = duckdb.connect()
-    conn.execute("CREATE SCHEMA IF NOT EXISTS bench")
-    conn.execute(f"CREATE TABLE bench.power AS SELECT * FROM read_parquet('{args.data}')")
-    rows = conn.execute("SELECT count(*) FROM bench.power").fetchone()[0]
-    table = {"row_privacy": True, "rows": rows, "sample_max_ids": False,
-             "censor_dims": False, **json.loads(args.columns_json)}
-    metadata = {"bench": {"bench": {"power": table}}}
-    # SmartNoise's epsilon is per mechanism (COUNT(*), SUM, and AVG's SUM and COUNT each
-    # cost it); scale it so the whole query costs --epsilon, as it does on shugu's side.
-    per_mechanism = args.epsilon
-    for _ in range(2):
-        privacy = snsql.Privacy(epsilon=per_mechanism, delta=1e-6)
-        reader = snsql.from_connection(_Connection(conn), privacy=privacy, metadata=metadata,
-                                       engine="postgres")
-        cost, _delta = reader.get_privacy_cost(args.query)
-        per_mechanism *= args.epsilon / cost
-    timings = []
-    result = None
-    for _ in range(args.repeat):
-        began = time.perf_counter()
-        result = reader.execute(args.query)
-        timings.append(time.perf_counter() - began)
-    print(json.dumps({"timings": timings, "epsilon_per_mechanism": privacy.epsilon,
-                      "epsilon_total": reader.get_privacy_cost(args.query)[0],
-                      "result": [list(map(str, r)) for r in result]}))
+    sb.header("entity-level DP: the sandbox vs SmartNoise SQL")
+    data = sb.dataset(args.rows)
+    smartnoise_python()  # before any timing
+    body = sb.rules("dp", epsilon=args.epsilon, max_rows=args.max_rows_per_identity,
+                    delta=args.delta)
+    query = QUERY.format(table=sb.TABLE)
+    with sb.exchange(data, body) as ex:
+        if not ex.bounded:
+            print("NOTE: this server refused dp.max_rows_per_identity (no contribution "
+                  "bounding yet): the sandbox side is row-level DP, SmartNoise's is not",
+                  flush=True)
+        last: list[Any] = []
+        raw_t, sandbox_t = sb.Timings("raw DuckDB (no privacy, floor)"), sb.Timings("sandbox")
+        sb.side_by_side([(raw_t, sb.raw_duckdb(ex.files, query)),
+                         (sandbox_t, lambda: last.append(ex.consumer.sandbox_query(query)))],
+                        args.runs)
+        bounded = {(r[0], r[1]): r[2] for r in sb.raw_duckdb(ex.files, (
+            f"SELECT region, industry, SUM(LEAST(c, {args.max_rows_per_identity}))::BIGINT "
+            f"FROM (SELECT region, industry, uscc, COUNT(*) AS c FROM {sb.TABLE} GROUP BY ALL) "
+            "GROUP BY ALL"))()}
+    sn = run_smartnoise(data, args)
+    sn_t = sb.Timings(f"SmartNoise SQL {sn['snsql']}", first=sn["timings"][0],
+                      later=sn["timings"][1:])
+    answer = last[-1]
+    ours = {(r[0], r[1]): r for r in answer.rows}
+    theirs = {(r[0], r[1]): r for r in sn["result"][1:]}
+    print(f"{args.rows:,} rows, {len(bounded)} groups, privacy unit uscc, L = "
+          f"{args.max_rows_per_identity} rows per identity, ε = {args.epsilon} per query, "
+          f"δ = {args.delta:g}, threads {sb.THREADS}")
+    print(f"SmartNoise: ε {sn['epsilon_per_mechanism']:.3f} per mechanism, "
+          f"{sn['epsilon_total']:.3f} in total; released {len(theirs)} groups; "
+          f"sandbox released {len(ours)}")
+    print(f"{'group':<12} {'bounded n':>10} {'sandbox n':>10} {'SmartNoise n':>13}")
+    for key in sorted(bounded)[:5]:
+        print(f"{key[0] + key[1]:<12} {bounded[key]:>10} "
+              f"{ours[key][2] if key in ours else '-':>10} "
+              f"{theirs[key][2] if key in theirs else '-':>13}")
+    print(raw_t.line())
+    print(sandbox_t.line())
+    print(sn_t.line())
+    ratio = statistics.median(sn_t.later) / sandbox_t.median
+    print(f"ratio SmartNoise / sandbox (steady state): {ratio:.1f}x  (target >= {TARGET:g}x: "
+          f"{'met' if ratio >= TARGET else 'NOT met'}); sandbox first query vs SmartNoise "
+          f"first: {sn_t.first / sandbox_t.first:.1f}x")
 
 
 if __name__ == "__main__":
