@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 import sandbox_setup as sb
@@ -64,20 +63,13 @@ def main() -> None:
                   "bounding yet): measured row-level DP with the older rules shape",
                   flush=True)
         raw = sb.raw_duckdb(ex.files, QUERY)
-        last: list[Any] = []
-        engine_ms: list[int] = []
-
-        def sandbox() -> None:
-            answer = ex.consumer.sandbox_query(QUERY)
-            engine_ms.append(answer.query.elapsed_ms)
-            last[:] = [answer]
-
+        sandbox = sb.Sandbox(ex.consumer, QUERY)
         raw_t, sandbox_t = sb.Timings("raw DuckDB (no privacy)"), sb.Timings("sandbox (DP)")
         sb.side_by_side([(raw_t, raw), (sandbox_t, sandbox)], args.runs)
         truth = bounded_counts(ex.files, args.max_rows_per_identity if ex.bounded
                                else 1 << 62)
         groups = len(raw())
-    answer = last[0]
+    answer = sandbox.last
     dp = answer.query.dp
     margin = next(o.margin_95 for o in dp.outputs if o.name == "n")
     released = [dict(zip(answer.columns, r, strict=True)) for r in answer.rows]
@@ -89,8 +81,7 @@ def main() -> None:
     print(f"released {len(released)} of {groups} groups; noisy COUNT(*) within its ±{margin:.0f} "
           f"(95%) of the bounded count in {inside} of {len(released)}")
     print(raw_t.line())
-    print(sandbox_t.line(f"  [server-side elapsed_ms median "
-                         f"{sorted(engine_ms[1:])[len(engine_ms[1:]) // 2]} ms]"))
+    print(sandbox_t.line(sandbox.server_note()))
     ratio = sandbox_t.median / raw_t.median
     print(f"ratio sandbox / raw DuckDB (steady state): {ratio:.2f}x  (target <= {TARGET:g}x: "
           f"{'met' if ratio <= TARGET else 'NOT met'}); first query (builds the per-version "

@@ -98,10 +98,10 @@ def main() -> None:
             print("NOTE: this server refused dp.max_rows_per_identity (no contribution "
                   "bounding yet): the sandbox side is row-level DP, SmartNoise's is not",
                   flush=True)
-        last: list[Any] = []
+        sandbox = sb.Sandbox(ex.consumer, query)
         raw_t, sandbox_t = sb.Timings("raw DuckDB (no privacy, floor)"), sb.Timings("sandbox")
         sb.side_by_side([(raw_t, sb.raw_duckdb(ex.files, query)),
-                         (sandbox_t, lambda: last.append(ex.consumer.sandbox_query(query)))],
+                         (sandbox_t, sandbox)],
                         args.runs)
         bounded = {(r[0], r[1]): r[2] for r in sb.raw_duckdb(ex.files, (
             f"SELECT region, industry, SUM(LEAST(c, {args.max_rows_per_identity}))::BIGINT "
@@ -110,7 +110,7 @@ def main() -> None:
     sn = run_smartnoise(data, args)
     sn_t = sb.Timings(f"SmartNoise SQL {sn['snsql']}", first=sn["timings"][0],
                       later=sn["timings"][1:])
-    answer = last[-1]
+    answer = sandbox.last
     ours = {(r[0], r[1]): r for r in answer.rows}
     theirs = {(r[0], r[1]): r for r in sn["result"][1:]}
     print(f"{args.rows:,} rows, {len(bounded)} groups, privacy unit uscc, L = "
@@ -125,8 +125,8 @@ def main() -> None:
               f"{ours[key][2] if key in ours else '-':>10} "
               f"{theirs[key][2] if key in theirs else '-':>13}")
     print(raw_t.line())
-    print(sandbox_t.line())
-    print(sn_t.line())
+    print(sandbox_t.line(sandbox.server_note()))
+    print(sn_t.line(f"  [in DuckDB: median {statistics.median(sn['engine'][1:]) * 1000:.0f} ms]"))
     ratio = statistics.median(sn_t.later) / sandbox_t.median
     print(f"ratio SmartNoise / sandbox (steady state): {ratio:.1f}x  (target >= {TARGET:g}x: "
           f"{'met' if ratio >= TARGET else 'NOT met'}); sandbox first query vs SmartNoise "

@@ -210,6 +210,25 @@ class Timings:
                 f"n={len(self.later)}; first {self.first * 1000:.1f} ms){extra}")
 
 
+class Sandbox:
+    """The consumer's query through the API; keeps the last answer and the server's own
+    `elapsed_ms` of each (engine time, without the recording transaction and HTTP)."""
+
+    def __init__(self, client: Client, sql: str) -> None:
+        self.client, self.sql = client, sql
+        self.last: Any = None
+        self.elapsed_ms: list[int] = []
+
+    def __call__(self) -> None:
+        self.last = self.client.sandbox_query(self.sql)
+        self.elapsed_ms.append(self.last.query.elapsed_ms)
+
+    def server_note(self) -> str:
+        later = self.elapsed_ms[1:] or self.elapsed_ms
+        return (f"  [server elapsed_ms: median {statistics.median(later):.0f}, first "
+                f"{self.elapsed_ms[0]}]")
+
+
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     began = time.perf_counter()
     out = fn()

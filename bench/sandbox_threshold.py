@@ -74,27 +74,19 @@ def main() -> None:
         print(f"exchange ready: {args.rows:,} rows ingested through the API in "
               f"{ex.ingest_seconds:.1f} s, {len(ex.files)} file(s)", flush=True)
         raw = sb.raw_duckdb(ex.files, QUERY)
-        last: list[Any] = []
-        engine_ms: list[int] = []
-
-        def sandbox() -> None:
-            answer = ex.consumer.sandbox_query(QUERY)
-            engine_ms.append(answer.query.elapsed_ms)
-            last[:] = [answer]
-
+        sandbox = sb.Sandbox(ex.consumer, QUERY)
         raw_t, sandbox_t = sb.Timings("raw DuckDB"), sb.Timings(f"sandbox (k = {args.k})")
         sb.side_by_side([(raw_t, raw), (sandbox_t, sandbox)], args.runs)
         plain = raw()
         cells = expected(ex.files, args.k)
-    answer = last[0]
+    answer = sandbox.last
     got = [tuple(r) for r in answer.rows]
     print(f"{args.rows:,} rows, {len(plain)} groups, k = {args.k}, threads {sb.THREADS}")
     print(f"answer: {len(got)} rows, suppressed {answer.query.suppressed}; equals DuckDB over "
           f"the cells of >= k identities: {'yes' if same(got, cells) else 'NO'}; equals "
           f"the raw answer: {'yes' if same(got, plain) else 'no'}")
     print(raw_t.line())
-    print(sandbox_t.line(f"  [server-side elapsed_ms median "
-                         f"{sorted(engine_ms[1:])[len(engine_ms[1:]) // 2]} ms]"))
+    print(sandbox_t.line(sandbox.server_note()))
     ratio = sandbox_t.median / raw_t.median
     print(f"ratio sandbox / raw DuckDB (steady state): {ratio:.2f}x  (target <= {TARGET:g}x: "
           f"{'met' if ratio <= TARGET else 'NOT met'}); first query (builds the per-version "
