@@ -1,13 +1,13 @@
 """Entity-level DP through the sandbox vs SmartNoise SQL with the same privacy unit.
 
     PYTHONPATH=$PWD/src .venv/bin/python bench/sandbox_dp_smartnoise.py [--rows 1000000]
-        [--runs 9] [--max-rows-per-identity 12] [--epsilon 1.0]
+        [--runs 9] [--max-rows-per-identity 12] [--epsilon 1.0] [--group-by region]
 
 The same query, ε and privacy unit on both sides over the cached data set
-(bench/sandbox_setup.py: ~20 rows per identity, 527 region × industry groups):
+(bench/sandbox_setup.py: ~20 rows per identity, 31 regions × 17 industries):
 
-    SELECT region, industry, COUNT(*) AS n, SUM(kwh) AS kwh_total, AVG(bill) AS bill_avg
-    FROM <table> GROUP BY region, industry
+    SELECT region, COUNT(*) AS n, SUM(kwh) AS kwh_total, AVG(bill) AS bill_avg
+    FROM <table> GROUP BY region
 
 - sandbox: a `dp`-mode table (identity `uscc`, at most L rows per identity, kwh ∈ [0, 20000],
   bill ∈ [0, 5000], ε per query) queried through `POST /api/v1/sandbox/queries`; the first
@@ -39,8 +39,6 @@ import duckdb
 sys.path.insert(0, str(Path(__file__).parent))
 import sandbox_setup as sb
 
-QUERY = ("SELECT region, industry, COUNT(*) AS n, SUM(kwh) AS kwh_total, AVG(bill) AS bill_avg "
-         "FROM {table} GROUP BY region, industry")
 SMARTNOISE = "smartnoise-sql==1.0.10"
 VENV = sb.ROOT / "build" / "smartnoise-venv"
 TARGET = 5.0
@@ -67,7 +65,7 @@ def run_smartnoise(data: Path, args: argparse.Namespace) -> dict[str, Any]:
                "bill": {"type": "float", "lower": sb.BILL[0], "upper": sb.BILL[1]}}
     proc = subprocess.run(
         [str(smartnoise_python()), str(Path(__file__).parent / "smartnoise_worker.py"),
-         str(data), "--query", QUERY.format(table="bench.usage"),
+         str(data), "--query", sb.dp_query(args.group_by, "bench.usage"),
          "--columns-json", json.dumps(columns), "--max-ids", str(args.max_rows_per_identity),
          "--epsilon", str(args.epsilon), "--delta", str(args.delta),
          "--repeat", str(args.runs), "--threads", str(sb.THREADS)],
@@ -86,13 +84,19 @@ def main() -> None:
     parser.add_argument("--max-rows-per-identity", type=int, default=12)
     parser.add_argument("--epsilon", type=float, default=1.0)
     parser.add_argument("--delta", type=float, default=1e-6)
+    # With L = 12 both sides need several hundred identities in a group to release it; at
+    # 1M rows the 31 regions hold ~1,600 each, the 527 region × industry groups ~95 (both
+    # sides then release nothing, but still do all the work: `--group-by "region, industry"`).
+    parser.add_argument("--group-by", default="region",
+                        help="dimension columns (31 groups by default)")
     args = parser.parse_args()
     sb.header("entity-level DP: the sandbox vs SmartNoise SQL")
     data = sb.dataset(args.rows)
     smartnoise_python()  # before any timing
     body = sb.rules("dp", epsilon=args.epsilon, max_rows=args.max_rows_per_identity,
                     delta=args.delta)
-    query = QUERY.format(table=sb.TABLE)
+    query = sb.dp_query(args.group_by)
+    keys = len(args.group_by.split(","))
     with sb.exchange(data, body) as ex:
         if not ex.bounded:
             print("NOTE: this server refused dp.max_rows_per_identity (no contribution "
@@ -100,30 +104,26 @@ def main() -> None:
                   flush=True)
         sandbox = sb.Sandbox(ex.consumer, query)
         raw_t, sandbox_t = sb.Timings("raw DuckDB (no privacy, floor)"), sb.Timings("sandbox")
-        sb.side_by_side([(raw_t, sb.raw_duckdb(ex.files, query)),
-                         (sandbox_t, sandbox)],
+        sb.side_by_side([(raw_t, sb.raw_duckdb(ex.files, query)), (sandbox_t, sandbox)],
                         args.runs)
-        bounded = {(r[0], r[1]): r[2] for r in sb.raw_duckdb(ex.files, (
-            f"SELECT region, industry, SUM(LEAST(c, {args.max_rows_per_identity}))::BIGINT "
-            f"FROM (SELECT region, industry, uscc, COUNT(*) AS c FROM {sb.TABLE} GROUP BY ALL) "
-            "GROUP BY ALL"))()}
+        bounded = sb.bounded_counts(ex.files, args.group_by, args.max_rows_per_identity)
+        threshold = sb.group_threshold(ex.consumer, query)
     sn = run_smartnoise(data, args)
     sn_t = sb.Timings(f"SmartNoise SQL {sn['snsql']}", first=sn["timings"][0],
                       later=sn["timings"][1:])
-    answer = sandbox.last
-    ours = {(r[0], r[1]): r for r in answer.rows}
-    theirs = {(r[0], r[1]): r for r in sn["result"][1:]}
-    print(f"{args.rows:,} rows, {len(bounded)} groups, privacy unit uscc, L = "
-          f"{args.max_rows_per_identity} rows per identity, ε = {args.epsilon} per query, "
+    ours = {tuple(r[:keys]): r[keys] for r in sandbox.last.rows}
+    theirs = {tuple(r[:keys]): r[keys] for r in sn["result"][1:]}
+    print(f"{args.rows:,} rows, {len(bounded)} groups ({args.group_by}), privacy unit uscc, "
+          f"L = {args.max_rows_per_identity} rows per identity, ε = {args.epsilon} per query, "
           f"δ = {args.delta:g}, threads {sb.THREADS}")
-    print(f"SmartNoise: ε {sn['epsilon_per_mechanism']:.3f} per mechanism, "
-          f"{sn['epsilon_total']:.3f} in total; released {len(theirs)} groups; "
-          f"sandbox released {len(ours)}")
-    print(f"{'group':<12} {'bounded n':>10} {'sandbox n':>10} {'SmartNoise n':>13}")
+    print(f"sandbox released {len(ours)} groups"
+          f"{'' if threshold is None else f' (threshold {threshold} noisy identities)'}; "
+          f"SmartNoise (ε {sn['epsilon_per_mechanism']:.3f} per mechanism, "
+          f"{sn['epsilon_total']:.3f} in total) released {len(theirs)}")
+    print(f"{'group':<14} {'bounded n':>10} {'sandbox n':>10} {'SmartNoise n':>13}")
     for key in sorted(bounded)[:5]:
-        print(f"{key[0] + key[1]:<12} {bounded[key]:>10} "
-              f"{ours[key][2] if key in ours else '-':>10} "
-              f"{theirs[key][2] if key in theirs else '-':>13}")
+        print(f"{''.join(map(str, key)):<14} {bounded[key]:>10} {ours.get(key, '-'):>10} "
+              f"{theirs.get(key, '-'):>13}")
     print(raw_t.line())
     print(sandbox_t.line(sandbox.server_note()))
     print(sn_t.line(f"  [in DuckDB: median {statistics.median(sn['engine'][1:]) * 1000:.0f} ms]"))

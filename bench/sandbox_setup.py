@@ -128,6 +128,12 @@ def _older_shape(body: dict[str, Any]) -> dict[str, Any]:
     return old
 
 
+def dp_query(keys: str, table: str = TABLE) -> str:
+    """The DP benchmarks' query, grouped by `keys` (comma-separated dimension columns)."""
+    return (f"SELECT {keys}, COUNT(*) AS n, SUM(kwh) AS kwh_total, AVG(bill) AS bill_avg "
+            f"FROM {table} GROUP BY {keys}")
+
+
 # -- the exchange ----------------------------------------------------------------------------
 
 @dataclass
@@ -174,6 +180,30 @@ def exchange(data: Path, rules_body: dict[str, Any]) -> Iterator[Exchange]:
             yield Exchange(bench, bench.consumer, files, applied, bounded, ingest_seconds)
         finally:
             bench.stop()
+
+
+def bounded_counts(files: tuple[str, ...], keys: str,
+                   limit: int | None) -> dict[tuple[Any, ...], int]:
+    """COUNT(*) per group after keeping at most `limit` rows per identity: Σ min(rows of the
+    identity in the group, limit), the same whichever rows are kept."""
+    cap = f"LEAST(c, {limit})" if limit else "c"
+    n = len(keys.split(","))
+    sql = (f"SELECT {keys}, SUM({cap})::BIGINT FROM (SELECT {keys}, uscc, COUNT(*) AS c "
+           f"FROM {TABLE} GROUP BY ALL) GROUP BY ALL")
+    return {tuple(r[:n]): r[n] for r in raw_duckdb(files, sql)()}
+
+
+def group_threshold(client: Client, sql: str) -> int | None:
+    """The noisy identities a group needs to be released, from POST /sandbox/estimate (None
+    where the server has no such endpoint yet)."""
+    import httpx
+
+    response = httpx.post(f"{client.base_url}/api/v1/sandbox/estimate", json={"sql": sql},
+                          headers={"Authorization": f"Bearer {client.token}"}, timeout=60)
+    if response.status_code >= 400:
+        return None
+    value = response.json().get("group_threshold")
+    return int(value) if value is not None else None
 
 
 # -- timing ----------------------------------------------------------------------------------
