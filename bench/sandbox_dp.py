@@ -62,7 +62,7 @@ def main() -> None:
         sb.side_by_side([(raw_t, raw), (sandbox_t, sandbox)], args.runs)
         truth = sb.bounded_counts(ex.files, args.group_by,
                                   args.max_rows_per_identity if ex.bounded else None)
-        threshold = sb.group_threshold(ex.consumer, query)
+        threshold = sb.group_threshold(ex.consumer, query, args.epsilon)
     answer = sandbox.last
     dp = answer.query.dp
     margin = next(o.margin_95 for o in dp.outputs if o.name == "n")

@@ -107,7 +107,7 @@ def main() -> None:
         sb.side_by_side([(raw_t, sb.raw_duckdb(ex.files, query)), (sandbox_t, sandbox)],
                         args.runs)
         bounded = sb.bounded_counts(ex.files, args.group_by, args.max_rows_per_identity)
-        threshold = sb.group_threshold(ex.consumer, query)
+        threshold = sb.group_threshold(ex.consumer, query, args.epsilon)
     sn = run_smartnoise(data, args)
     sn_t = sb.Timings(f"SmartNoise SQL {sn['snsql']}", first=sn["timings"][0],
                       later=sn["timings"][1:])

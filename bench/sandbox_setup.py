@@ -193,12 +193,13 @@ def bounded_counts(files: tuple[str, ...], keys: str,
     return {tuple(r[:n]): r[n] for r in raw_duckdb(files, sql)()}
 
 
-def group_threshold(client: Client, sql: str) -> int | None:
+def group_threshold(client: Client, sql: str, epsilon: float) -> int | None:
     """The noisy identities a group needs to be released, from POST /sandbox/estimate (None
     where the server has no such endpoint yet)."""
     import httpx
 
-    response = httpx.post(f"{client.base_url}/api/v1/sandbox/estimate", json={"sql": sql},
+    response = httpx.post(f"{client.base_url}/api/v1/sandbox/estimate",
+                          json={"sql": sql, "epsilon": epsilon},
                           headers={"Authorization": f"Bearer {client.token}"}, timeout=60)
     if response.status_code >= 400:
         return None
