@@ -39,8 +39,7 @@ def _payload(e: Entitlement, slug: str) -> dict[str, object]:
     return {"id": e.id, "consumer_org_id": e.consumer_org_id, "product": slug,
             "modes": list(e.modes), "valid_from": e.valid_from, "valid_until": e.valid_until,
             "quotas": {k: getattr(e, f"quota_{k}") for k in QUOTA_KINDS}, "source": e.source,
-            "agreement_id": e.agreement_id, "plan": e.plan,
-            "unit_price_fen": e.unit_price_fen}
+            "agreement_id": e.agreement_id}
 
 
 def create(
