@@ -362,7 +362,7 @@ def _record(ex: Exchange, principal: Principal, sql: str, ctx: Context, gated: G
     try:
         with ex.transaction() as s:
             used = {str(product.id): entitlements.live_entitlement(
-                s, principal.org_id, product.id, permissions.MODE).id
+                s, principal.org_id, product.id, permissions.MODE, rows=table.num_rows).id
                 for product in products.values()}
             q = SandboxQuery(
                 consumer_org_id=principal.org_id, user_id=principal.user_id, entitlements=used,
