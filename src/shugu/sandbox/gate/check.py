@@ -251,6 +251,11 @@ class _Checker:
                 raise refuse("table_not_allowed", f"name tables as <product>.<table> or "
                              f"mine.<table>, not {node.sql(dialect=DIALECT)!r}",
                              clause="FROM", rule="entitled_tables_only", table=node.sql())
+            alias = node.args.get("alias")
+            if alias is not None and alias.args.get("columns"):
+                raise refuse("clause_not_allowed", "column lists in a table alias are not "
+                             "allowed; use the table's own column names", clause="FROM",
+                             rule="allowed_clauses")
             for arg in ("joins", "pivots", "laterals", "sample", "version", "when", "changes"):
                 if node.args.get(arg):
                     raise refuse("clause_not_allowed", f"{arg} on a table is not allowed",
