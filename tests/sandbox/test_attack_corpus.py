@@ -745,3 +745,56 @@ def test_the_world_is_as_described() -> None:
     assert sum(r["kwh"] for r in rows if r["pid"] != V1) < V1_KWH
     assert len({r["pid"] for r in rows if r["cohort"] == 1937}) == 1
     assert L == 1 and AGG != DP and TABLE == "people"
+
+
+# -- dp: nothing may be computed on the exact aggregates before the noise ----------------------
+
+def _exact_clamped_sums() -> tuple[int, float]:
+    con = duckdb.connect()
+    con.register("d", people())
+    total, hz = con.execute(
+        f"SELECT CAST(SUM(LEAST(GREATEST(kwh, 0), {KWH_UPPER})) AS BIGINT), "
+        f"SUM(LEAST(GREATEST(kwh, 0), {KWH_UPPER})) FILTER (WHERE region = '杭州') "
+        "FROM d WHERE month = 1").fetchone()  # type: ignore[misc]
+    return int(total), float(hz)
+
+
+def test_dp_failure_does_not_depend_on_the_exact_sum(corpus: Corpus) -> None:
+    """1 // (SUM − s) fails only if SUM is exactly s: evaluated on the exact sum it is an
+    oracle that binary-searches the exact value past the noise (a noisy sum hits s with
+    probability ~1e-4). Refusing it, or evaluating it on the noisy sum, both pass."""
+    exact, _ = _exact_clamped_sums()
+    t = corpus.table("dp")
+    sql = "SELECT 1 // (CAST(SUM(kwh) AS BIGINT) - {x}) AS v FROM " + t + " WHERE month = 1"
+    for _ in range(2):
+        real = ask(corpus.consumer, sql.format(x=exact))
+        decoy = ask(corpus.consumer, sql.format(x=exact + 10_000_000))
+        for out in (real, decoy):
+            check_one(corpus, "dp", out, True)
+        assert real.kind() == decoy.kind(), \
+            f"ESCAPE (oracle on the exact sum): {real.sql!r} -> {real.show()} but " \
+            f"{decoy.sql!r} -> {decoy.show()}"
+
+
+def test_dp_having_does_not_see_exact_values(corpus: Corpus) -> None:
+    """HAVING SUM(kwh) > s just below and just above the exact sum of one group: on noisy
+    values the two thresholds behave alike (each side ~50 %); on exact values the group is
+    always in for the first and always out for the second. Eight runs in a row of that
+    split happen by chance with probability 4^-8."""
+    _, hz = _exact_clamped_sums()
+    t = corpus.table("dp")
+    sql = ("SELECT region, COUNT(*) AS n FROM " + t + " WHERE month = 1 GROUP BY region "
+           "HAVING SUM(kwh) > {x}")
+    split = 0
+    for _ in range(8):
+        below = ask(corpus.consumer, sql.format(x=hz - 0.001))
+        above = ask(corpus.consumer, sql.format(x=hz + 0.001))
+        for out in (below, above):
+            check_one(corpus, "dp", out, True)
+        if not (below.answered and above.answered):
+            assert below.kind() == above.kind(), (below.show(), above.show())
+            return
+        has = [any(r[0] == "杭州" for r in o.rows) for o in (below, above)]
+        split += has == [True, False]
+    assert split < 8, "ESCAPE: HAVING is evaluated on the exact sums (binary search past " \
+                      "the noise)"
