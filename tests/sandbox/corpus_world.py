@@ -199,6 +199,8 @@ def own_tables() -> dict[str, pa.Table]:
         # V1 alone, 500 times
         "only_v1": pa.table({"pid": [V1] * 500}),
         "only_nobody": pa.table({"pid": [NOBODY] * 500}),
+        # everybody once, for conditions evaluated on every joined row
+        "everyone": pa.table({"pid": [f"P{i:04d}" for i in range(404)]}),
         # V1 alone in its own segment
         "seg": pa.table({"pid": [V1, *normal], "segment": ["target"] + ["rest"] * len(normal)}),
     }
@@ -222,7 +224,8 @@ class Corpus:
     forbidden: Forbidden = field(repr=False)
     entitlements: dict[str, int] = field(repr=False)
     mine: dict[str, pa.Table] = field(repr=False)
-    truth: duckdb.DuckDBPyConnection = field(repr=False)
+    truth: duckdb.DuckDBPyConnection = field(repr=False)      # over the big cells
+    everything: duckdb.DuckDBPyConnection = field(repr=False)  # over every row
 
     def table(self, mode: str) -> str:
         return f'"{AGG if mode == "aggregate" else DP}".{TABLE}'
@@ -282,16 +285,23 @@ def _populate(backend: str, ex: Exchange, server: LiveServer) -> Corpus:
     for name, t in mine.items():
         cons.upload_private_table(name, parquet(t), format="parquet")
     big = big_cells(data)
-    truth = duckdb.connect()
-    truth.register("big_rows", big)
-    truth.execute(f'CREATE SCHEMA "{AGG}"')
-    truth.execute(f'CREATE VIEW "{AGG}".{TABLE} AS SELECT * FROM big_rows')
-    truth.execute("CREATE SCHEMA mine")
-    for name, t in mine.items():
-        truth.register(f"mine_{name}", t)
-        truth.execute(f"CREATE VIEW mine.{name} AS SELECT * FROM mine_{name}")
+    truth, everything = (_truth_db(big, mine), _truth_db(data, mine))
     return Corpus(backend, server, provider, consumer, orgs, data, big,
-                  Forbidden(forbidden_values(data)), ents, mine, truth)
+                  Forbidden(forbidden_values(data)), ents, mine, truth, everything)
+
+
+def _truth_db(rows: pa.Table, mine: dict[str, pa.Table]) -> duckdb.DuckDBPyConnection:
+    """Plain DuckDB with the product table (these rows) and the consumer's own tables under
+    the names the sandbox uses."""
+    con = duckdb.connect()
+    con.register("product_rows", rows)
+    con.execute(f'CREATE SCHEMA "{AGG}"')
+    con.execute(f'CREATE VIEW "{AGG}".{TABLE} AS SELECT * FROM product_rows')
+    con.execute("CREATE SCHEMA mine")
+    for name, t in mine.items():
+        con.register(f"mine_{name}", t)
+        con.execute(f"CREATE VIEW mine.{name} AS SELECT * FROM mine_{name}")
+    return con
 
 
 # -- asking and recording ----------------------------------------------------------------------
@@ -391,16 +401,46 @@ def is_forbidden(value: Any, forbidden: Forbidden) -> bool:
     return value in forbidden
 
 
+def flat(v: Any) -> Iterator[Any]:
+    """Scalars inside a value: a list's items, a map's keys and values (a histogram's keys
+    are the measured values, as strings in JSON)."""
+    if isinstance(v, dict):
+        for k, w in v.items():
+            yield from flat(k)
+            yield from flat(w)
+    elif isinstance(v, list | tuple):
+        for w in v:
+            yield from flat(w)
+    else:
+        yield v
+        if isinstance(v, str) and _numeric(v):
+            yield float(v)
+
+
+def _numeric(s: str) -> bool:
+    try:
+        float(s)
+    except ValueError:
+        return False
+    return True
+
+
+def cells(out: Outcome) -> list[Any]:
+    return [x for row in out.rows for v in row for x in flat(v)]
+
+
 def numbers(out: Outcome) -> list[float]:
-    return [x for row in out.rows for v in row if (x := _num(v)) is not None]
+    return [x for v in cells(out) if (x := _num(v)) is not None]
 
 
-def truth_rows(c: Corpus, sql: str) -> list[tuple[Any, ...]] | None:
-    """DuckDB's own answer over the rows of cells with ≥ k identities; None when DuckDB
-    itself cannot run the SQL."""
+def truth_rows(c: Corpus, sql: str, *, everything: bool = False,
+               ) -> list[tuple[Any, ...]] | None:
+    """DuckDB's own answer over the rows of cells with ≥ k identities (or over every row);
+    None when DuckDB itself cannot run the SQL."""
+    con = c.everything if everything else c.truth
     try:
         return [tuple(float(v) if isinstance(v, Decimal) else v for v in r)
-                for r in c.truth.execute(sql).fetchall()]
+                for r in con.execute(sql).fetchall()]
     except duckdb.Error:
         return None
 
@@ -426,15 +466,21 @@ def check_aggregate(c: Corpus, out: Outcome, *, deterministic: bool = True) -> N
     """An exact answer holds no value of one identity or of a group under k, hides nothing
     behind a suppression count, and is DuckDB's answer over the big cells."""
     assert out.query is not None
-    bad = [v for row in out.rows for v in row if is_forbidden(v, c.forbidden)]
+    bad = [v for v in cells(out) if is_forbidden(v, c.forbidden)]
     assert not bad, f"ESCAPE: {out.sql!r} answered {out.show()}; {bad} is the exact value " \
                     "of one identity or of a group under k"
     if deterministic:
+        # Rows that the big cells do not account for but every row does: small cells leaked.
+        # (Rows that neither accounts for mean the sandbox read the SQL differently, which
+        # the legitimate-query tests judge; here only leaks count.)
         truth = truth_rows(c, out.sql)
         if truth is not None:
             extra = unmatched(out.rows, truth)
-            assert not extra, f"ESCAPE: {out.sql!r} answered rows {extra} that DuckDB over " \
-                              f"the cells with >= {K} identities does not give ({truth[:8]})"
+            leaked = [r for r in extra if not unmatched([r], truth_rows(
+                c, out.sql, everything=True) or [])]
+            assert not leaked, f"ESCAPE: {out.sql!r} answered rows {leaked} that DuckDB " \
+                               f"gives over every row but not over the cells with >= {K} " \
+                               f"identities ({truth[:8]})"
     assert out.query.get("suppressed", 0) == 0, f"suppression count oracle: {out.show()}"
 
 
@@ -443,7 +489,7 @@ def _outputs(out: Outcome) -> dict[str, dict[str, Any]]:
 
 
 def _sensitivity(o: dict[str, Any]) -> float | None:
-    if o.get("kind") == "count":
+    if o.get("kind") in ("count", "ids"):
         return float(L)
     if o.get("kind") == "sum" and o.get("lower") is not None and o.get("upper") is not None:
         return L * max(abs(float(o["lower"])), abs(float(o["upper"])))
@@ -479,8 +525,7 @@ def check_dp(c: Corpus, out: Outcome) -> None:
     outs = _outputs(out)
     for j, name in enumerate(out.columns):
         o = outs.get(name, {})
-        for row in out.rows:
-            v = row[j]
+        for v in (x for row in out.rows for x in flat(row[j])):
             x = _num(v)
             if x is not None:
                 for raw in (V1_KWH, V2_KWH, V1_VISITS, V2_VISITS):
@@ -502,7 +547,8 @@ def check_dp(c: Corpus, out: Outcome) -> None:
                                f"identity (±{delta}) needs at ε={eps} ({floor}): {out.show()}"
     for _, j, v, tol, _ in noisy_cells(out):
         o = outs[out.columns[j]]
-        hi = n_ids * (L if o.get("kind") == "count" else L * float(o.get("upper") or KWH_UPPER))
+        upper = float(o.get("upper") or KWH_UPPER)
+        hi = n_ids * (L if o.get("kind") in ("count", "ids") else L * upper)
         assert -tol <= v <= hi + tol, \
             f"ESCAPE: {out.sql!r} -> {out.columns[j]}={v}, outside what {n_ids} identities " \
             f"with at most {L} bounded row(s) each can give (0..{hi} ± {tol}): amplified"

@@ -55,6 +55,8 @@ from tests.sandbox.corpus_world import (
     open_corpus,
     parquet,
     people,
+    truth_rows,
+    unmatched,
 )
 
 MODES = ["aggregate", "dp"]
@@ -408,11 +410,69 @@ SMUGGLING = [
     A("row-level", "SELECT region, kwh FROM {T} WHERE cohort = 1937"),
 ]
 
+# Syntax that could hide a column, a literal or a whole row from a gate that reads names:
+# renaming columns by a table alias, case, COLUMNS(*), positional references, the row as a
+# struct, FROM-first, CTEs, derived tables, unnest, odd string literals, lambdas, functions
+# that return many values, PIVOT, other join kinds, failures outside WHERE/SELECT.
+SYNTAX = [
+    named("alias-renames-identity", aimed(
+        "SELECT SUM(kwh) AS v FROM {T} AS t(region, pid) WHERE region = '{X}'", V1, NOBODY)),
+    A("alias-renames-measure", "SELECT MAX(region) AS v FROM {T} AS t(p, a, b, c, d, region)"),
+    named("alias-renames-measure-filter", aimed(
+        "SELECT COUNT(*) AS v FROM {T} AS t(p, a, b, c, d, region) WHERE region > {X}",
+        "9000000", "99000000")),
+    named("upper-case-identity", aimed("SELECT SUM(kwh) AS v FROM {T} WHERE PID = '{X}'",
+                                       V1, NOBODY)),
+    named("quoted-mixed-case", aimed("SELECT SUM(kwh) AS v FROM {T} WHERE \"Pid\" = '{X}'",
+                                     V1, NOBODY)),
+    named("columns-regex", aimed("SELECT SUM(kwh) AS v FROM {T} WHERE COLUMNS('p.d') = '{X}'",
+                                 V1, NOBODY)),
+    A("columns-max", "SELECT MAX(COLUMNS('kwh')) AS v FROM {T}"),
+    A("columns-min-all", "SELECT MIN(COLUMNS(*)) FROM {T}"),
+    named("positional", aimed("SELECT SUM(kwh) AS v FROM {T} WHERE #1 = '{X}'", V1, NOBODY)),
+    named("row-as-string", aimed("SELECT SUM(t.kwh) AS v FROM {T} t WHERE CAST(t AS VARCHAR) "
+                                 "LIKE '%{X}%'", V1, NOBODY)),
+    named("row-struct-extract", aimed("SELECT SUM(t.kwh) AS v FROM {T} t WHERE "
+                                      "struct_extract(t, 'pid') = '{X}'", V1, NOBODY)),
+    named("from-first", aimed("FROM {T} SELECT SUM(kwh) AS v WHERE pid = '{X}'", V1, NOBODY)),
+    named("cte", aimed("WITH x AS (SELECT * FROM {T} WHERE pid = '{X}') "
+                       "SELECT SUM(kwh) AS v FROM x", V1, NOBODY)),
+    named("derived-table", aimed("SELECT SUM(v) AS v FROM (SELECT kwh AS v FROM {T} "
+                                 "WHERE pid = '{X}') s", V1, NOBODY)),
+    A("unnest", "SELECT SUM(x) AS v FROM {T}, unnest([kwh]) u(x) WHERE x > 9000000"),
+    named("dollar-quoted", aimed("SELECT SUM(kwh) AS v FROM {T} WHERE pid = $${X}$$",
+                                 V1, NOBODY)),
+    named("e-string", aimed("SELECT SUM(kwh) AS v FROM {T} WHERE pid = E'{X}'", V1, NOBODY)),
+    named("lambda", aimed("SELECT SUM(kwh) AS v FROM {T} WHERE "
+                          "len(list_filter([pid], x -> x = '{X}')) > 0", V1, NOBODY)),
+    A("histogram", "SELECT histogram(kwh) AS v FROM {T} WHERE region = '杭州'"),
+    A("list", "SELECT region, list(kwh) AS v FROM {T} GROUP BY region"),
+    A("max-by", "SELECT max_by(kwh, visits) AS v FROM {T}"),
+    A("approx-quantile", "SELECT approx_quantile(kwh, 1.0) AS v FROM {T}"),
+    A("product", "SELECT product(visits) AS v FROM {T} WHERE cohort = 1937"),
+    A("pivot", "PIVOT {T} ON cohort USING SUM(kwh)"),
+    A("group-by-measure-predicate", "SELECT kwh > 9000000 AS big, COUNT(*) AS n, "
+                                    "SUM(kwh) AS v FROM {T} GROUP BY 1"),
+    named("join-condition-failure", aimed(
+        "SELECT COUNT(*) AS v FROM {T} t JOIN mine.everyone m ON t.pid = m.pid "
+        "AND 1 // (t.cohort - {X}) = 0", "1937", "1800")),
+    named("implicit-cast-failure", aimed(
+        "SELECT COUNT(*) AS v FROM {T} WHERE (CASE WHEN cohort = {X} THEN 'x' ELSE '1' END) "
+        "> 0", "1937", "1800")),
+    A("star-exclude", "SELECT * EXCLUDE (note) FROM {T}"),
+    A("distinct-on", "SELECT DISTINCT ON (region) region, kwh FROM {T} "
+                     "ORDER BY region, kwh DESC"),
+    named("natural-join", aimed("SELECT SUM(kwh) AS v FROM {T} NATURAL JOIN mine.{X}",
+                                "only_v1", "only_nobody")),
+    named("positional-join", aimed("SELECT SUM(t.kwh) AS v FROM {T} t POSITIONAL JOIN "
+                                   "mine.{X} m", "only_v1", "only_nobody")),
+]
+
 CLASSES: dict[str, list[Attack]] = {
     "1-tracker": TRACKERS, "2-membership": MEMBERSHIP, "3-extremes": EXTREMES,
     "4-amplification": AMPLIFICATION, "5-oracle": ORACLES, "6-differencing": PAIRS,
     "8-sampling": SAMPLING, "9-having": HAVING, "10-ordering": ORDERING, "11-null": NULLS,
-    "12-smuggling": SMUGGLING,
+    "12-smuggling": SMUGGLING, "13-syntax": SYNTAX,
 }
 ATTACKS = [(f"{cls}:{a.id}", a) for cls, attacks in CLASSES.items() for a in attacks]
 assert len({i for i, _ in ATTACKS}) == len(ATTACKS)
@@ -564,8 +624,7 @@ LEGIT = [
     "ORDER BY region",
     "SELECT region, sector, COUNT(*) AS n FROM {T} GROUP BY region, sector "
     "HAVING COUNT(*) > 100",
-    "SELECT upper(sector) || '-' || CAST(month AS VARCHAR) AS k, AVG(visits) AS v FROM {T} "
-    "GROUP BY 1",
+    "SELECT concat(upper(sector), '-', month) AS k, AVG(visits) AS v FROM {T} GROUP BY 1",
     # the cell of exactly k identities is in; the one of k − 1 is out
     "SELECT region, SUM(kwh) AS s, COUNT(*) AS n FROM {T} WHERE cohort = 2003 "
     "GROUP BY region",
@@ -586,9 +645,12 @@ def legitimate_aggregate(corpus: Corpus, n: int) -> None:
     sql = LEGIT[n].replace("{T}", corpus.table("aggregate"))
     out = ask(corpus.consumer, sql)
     assert out.answered, f"legitimate query refused: {sql} -> {out.show()}"
-    truth = [tuple(r) for r in corpus.truth.execute(sql).fetchall()]
+    truth = truth_rows(corpus, sql)
+    assert truth is not None
     check_aggregate(corpus, out)
-    assert len(out.rows) == len(truth), (out.rows, truth)
+    assert len(out.rows) == len(truth) and not unmatched(out.rows, truth), \
+        f"{sql}: {out.rows} is not DuckDB's answer over the cells with >= k identities " \
+        f"{truth}"
     if "ORDER BY" in sql:
         assert [r[0] for r in out.rows] == [r[0] for r in truth]
 
