@@ -311,7 +311,7 @@ PAIRS = [
                             "'杭州' AND cohort > 1937 GROUP BY sector, 2"), differ=3),
     A("far-apart", ("SELECT SUM(kwh) AS v FROM {T} WHERE region = '杭州' AND sector = '服务'",
                     "SELECT SUM(kwh) AS v FROM {T} WHERE region = '杭州' AND sector = '服务' "
-                    "AND cohort <> 1937"), gap=15),
+                    "AND cohort <> 1937"), gap=11),
     A("complement", ("SELECT SUM(kwh) AS v FROM {T}",
                      "SELECT SUM(kwh) AS v FROM {T} WHERE NOT (cohort = 1937)")),
     A("null-complement", ("SELECT SUM(kwh) AS v FROM {T}",
