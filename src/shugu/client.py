@@ -476,9 +476,21 @@ class Client:
         return self._get(sandbox.RulesOut, f"/products/{slug}/tables/{table}/analysis-rules",
                          version=version)
 
-    def sandbox_query(self, sql: str) -> sandbox.QueryResult:
-        """Run an aggregate query in the sandbox; tables are named <product>.<table>."""
-        return self._send("POST", sandbox.QueryResult, "/sandbox/queries", {"sql": sql})
+    def sandbox_query(self, sql: str, *, epsilon: float | None = None,
+                      margin: float | None = None,
+                      confidence: float = 0.95) -> sandbox.QueryResult:
+        """Run an aggregate query in the sandbox; tables are named <product>.<table>. On
+        differentially private tables, `epsilon` chooses what to spend, or `margin` the
+        ± (at `confidence`) every COUNT/SUM should have."""
+        return self._send("POST", sandbox.QueryResult, "/sandbox/queries",
+                          _dp_body(sql, epsilon, margin, confidence))
+
+    def sandbox_estimate(self, sql: str, *, epsilon: float | None = None,
+                         margin: float | None = None,
+                         confidence: float = 0.95) -> sandbox.EstimateOut:
+        """What a DP query would spend and its ± at 95 %, without running it."""
+        return self._send("POST", sandbox.EstimateOut, "/sandbox/estimate",
+                          _dp_body(sql, epsilon, margin, confidence))
 
     def sandbox_queries(self, *, limit: int | None = None,
                         page_token: str | None = None) -> Page[sandbox.QueryOut]:
@@ -825,13 +837,24 @@ class Client:
         return self._get(sandbox.PrivacyBudgetOut,
                          f"/entitlements/{entitlement_id}/privacy-budget")
 
-    def set_privacy_budget(self, entitlement_id: int,
-                           epsilon: float) -> sandbox.PrivacyBudgetOut:
-        """As the product's provider, set (or raise) an entitlement's total ε."""
+    def set_privacy_budget(self, entitlement_id: int, epsilon: float,
+                           refresh: str | None = None) -> sandbox.PrivacyBudgetOut:
+        """As the product's provider, set (or raise) an entitlement's total ε; `refresh`
+        "daily" or "monthly" forgets what was spent at each period's start."""
         return self._send("PUT", sandbox.PrivacyBudgetOut,
                           f"/entitlements/{entitlement_id}/privacy-budget",
-                          {"epsilon": epsilon})
+                          {"epsilon": epsilon, "refresh": refresh})
 
+
+
+def _dp_body(sql: str, epsilon: float | None, margin: float | None,
+             confidence: float) -> dict[str, Any]:
+    body: dict[str, Any] = {"sql": sql}
+    if epsilon is not None:
+        body["epsilon"] = epsilon
+    if margin is not None:
+        body["accuracy"] = {"margin": margin, "confidence": confidence}
+    return body
 
 
 def _check(response: httpx.Response) -> None:

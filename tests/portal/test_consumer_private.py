@@ -88,7 +88,17 @@ def test_own_tables_join_and_csv(signup: Signup, operator: Client, server: LiveS
             assert (r.status_code, r.json()["error"]["code"]) == (status, code), r.text
         assert names(m.consumer) == ["customers"]
 
-        # A join with the own table is answered, exactly as the API answers it.
+        # Exact (restricted aggregation) answers never join an own table; under entity-level
+        # DP the join is answered, exactly as the API answers it.
+        _, html = run(web, JOIN)
+        assert "join_not_allowed" in html
+        rules = copy.deepcopy(RULES)
+        rules["mode"] = "dp"
+        rules["dp"] = {"epsilon_per_query": 8, "max_rows_per_identity": 4}
+        rules["columns"]["kwh"].update(lower=0, upper=5000)  # type: ignore[index]
+        m.provider.api.set_analysis_rules(SLUG, "usage", rules)
+        eid = m.consumer.api.list_entitlements()[0].id
+        m.provider.api.set_privacy_budget(eid, 100)
         qid, html = run(web, JOIN)
         assert 'id="cons-sb-ok"' in html, html[:3000]
         api = m.consumer.api.sandbox_result(qid)

@@ -135,6 +135,10 @@ def test_analysis_rules(signup: Signup, server: LiveServer) -> None:
             .split("</textarea>")[0]
         template = json.loads(draft.replace("&#34;", '"').replace("&quot;", '"'))
         assert template["mode"] == "aggregate" and template["min_identities"] == 10
+        # The form says what each kind guarantees, the chosen one marked.
+        chosen = page.text.split('id="rules-guarantee-usage-chosen"')[1].split("</dt>")[0]
+        assert "<code>aggregate</code>" in chosen and ZH["prov.guarantee.chosen"] in chosen
+        assert ZH["prov.guarantee.dp"] in page.text
         assert template["columns"] == {
             "uscc": {"role": "identity"}, "region": {"role": "dimension"},
             "kwh": {"role": "aggregatable", "functions": ["COUNT", "SUM", "AVG"]}}

@@ -36,41 +36,46 @@ def close(a: list[list[object]], b: list[tuple[object, ...]]) -> bool:
     return True
 
 
+def released(data: pa.Table) -> pa.Table:
+    """The rows a restricted aggregation answers from: cells (region, industry, month) of at
+    least K distinct companies."""
+    con = duckdb.connect()
+    con.register("usage", data)
+    return con.execute(
+        "SELECT u.* FROM usage u SEMI JOIN (SELECT region, industry, month FROM usage "
+        f"GROUP BY ALL HAVING COUNT(DISTINCT uscc) >= {K}) c "
+        "USING (region, industry, month)").to_arrow_table()
+
+
 @pytest.mark.parametrize("sql", [
     "SELECT region, SUM(kwh) AS total, COUNT(*) AS n FROM {t} "
     "WHERE region <> '舟山' GROUP BY region ORDER BY region",
-    "SELECT industry, month, AVG(kwh), MIN(kwh), MAX(kwh) FROM {t} WHERE month >= 2 "
+    "SELECT industry, month, AVG(kwh), MIN(region), MAX(region) FROM {t} WHERE month >= 2 "
     "AND region IN ('杭州', '宁波') GROUP BY industry, month ORDER BY 1, 2",
-    "SELECT COUNT(DISTINCT uscc) AS companies, SUM(kwh) FROM {t} WHERE region = '温州'",
+    "SELECT region, industry, month, COUNT(DISTINCT uscc) AS companies, SUM(kwh) FROM {t} "
+    "GROUP BY region, industry, month ORDER BY 1, 2, 3",
     "SELECT upper(industry) AS i, round(AVG(kwh), 1) FROM {t} GROUP BY 1 ORDER BY i LIMIT 2",
+    "SELECT month // 2 AS half, SUM(kwh) FROM {t} WHERE region LIKE '%州' GROUP BY 1 ORDER BY 1",
 ])
-def test_answers_match_plain_duckdb(world: World, sql: str) -> None:
+def test_answers_match_plain_duckdb_over_the_released_cells(world: World, sql: str) -> None:
     got = world.consumer.sandbox_query(sql.format(t=T))
-    expected = plain(world.data, sql.format(t="usage"))
+    expected = plain(released(world.data), sql.format(t="usage"))
     assert got.query.status == "succeeded" and got.query.suppressed == 0
     assert close(got.rows, expected), (got.rows, expected)
 
 
-def test_groups_under_k_are_suppressed_and_counted(world: World) -> None:
+def test_small_cells_are_left_out_and_nothing_says_so(world: World) -> None:
     sql = f"SELECT region, SUM(kwh) FROM {T} GROUP BY region ORDER BY region"
     got = world.consumer.sandbox_query(sql)
     assert [r[0] for r in got.rows] == sorted(["杭州", "宁波", "温州", "绍兴"])
-    assert got.query.suppressed == 1
-    # A lone narrow question is suppressed as well (the ungrouped aggregate gets k too).
+    assert got.query.suppressed == 0    # no count of what was left out: it is an oracle
+    # A lone narrow question answers from no rows at all, whatever 舟山 holds.
     one = world.consumer.sandbox_query(
         f"SELECT COUNT(*), SUM(kwh) FROM {T} WHERE region = '舟山'")
-    assert one.rows == [] and one.query.suppressed == 1
-
-
-def test_exact_path_when_bounds_cannot_decide(orgs: Orgs) -> None:
-    """k above the cheap bound's reach: every group is decided by the exact count."""
-    rules = copy.deepcopy(RULES)
-    rules["min_identities"] = 38
-    w = build(orgs, rules)
-    got = w.consumer.sandbox_query(
-        f"SELECT region, COUNT(DISTINCT uscc) FROM {T} GROUP BY region ORDER BY 1")
-    assert got.rows == [["宁波", 38], ["杭州", 38]]
-    assert got.query.suppressed == 3  # 温州 37, 绍兴 37, 舟山 2
+    assert one.rows == [[0, None]] and one.query.suppressed == 0
+    # The total is the sum of the released cells: total minus the regions reveals nothing.
+    total = world.consumer.sandbox_query(f"SELECT SUM(kwh) FROM {T}").rows[0][0]
+    assert math.isclose(total, sum(r[1] for r in got.rows))
 
 
 def test_accounting_and_results(world: World, orgs: Orgs) -> None:
@@ -168,14 +173,20 @@ def test_private_table_join_and_delete(world: World, orgs: Orgs) -> None:
     assert out.rows == 76
     sql = ("SELECT c.segment, SUM(u.kwh) AS total FROM mine.customers c "
            f"JOIN {T} u ON c.uscc = u.uscc GROUP BY c.segment ORDER BY 1")
+    # Exact answers never join a consumer's own table (it could pick companies one by one);
+    # the same table under differential privacy answers, noisily.
+    with pytest.raises(ShuguAPIError) as exc:
+        world.consumer.sandbox_query(sql)
+    assert exc.value.code == "join_not_allowed"
+    assert exc.value.details["rule"] == "restricted_aggregation"
+    rules = copy.deepcopy(RULES)
+    rules["mode"] = "dp"
+    rules["dp"] = {"epsilon_per_query": 8, "max_rows_per_identity": 4}
+    rules["columns"]["kwh"].update(lower=0, upper=5000)  # type: ignore[index]
+    world.provider.set_analysis_rules(SLUG, "usage", rules)
+    world.provider.set_privacy_budget(world.entitlement_id, 100)
     got = world.consumer.sandbox_query(sql)
-    con = duckdb.connect()
-    con.register("customers", customers)
-    con.register("usage", world.data)
-    expected = con.execute(sql.replace("mine.customers", "customers")
-                           .replace(T, "usage")).fetchall()
-    assert close(got.rows, [tuple(r) for r in expected])
-    # Joining on anything but the allowed key, or outputting the key, is refused.
+    assert got.query.dp is not None and [r[0] for r in got.rows] == ["对公", "小微"]
     for bad, code in [
         ("SELECT c.segment, SUM(u.kwh) FROM mine.customers c JOIN "
          f"{T} u ON c.segment = u.region GROUP BY 1", "join_not_allowed"),
@@ -183,9 +194,10 @@ def test_private_table_join_and_delete(world: World, orgs: Orgs) -> None:
          f"{T} u ON c.uscc = u.uscc GROUP BY 1", None),
     ]:
         if code is None:
-            # The consumer's own key is its own data; the threshold still hides each company.
+            # The consumer's own key is its own data; one company per group is under the
+            # groups' release threshold, so no group is shown.
             per_company = world.consumer.sandbox_query(bad)
-            assert per_company.rows == [] and per_company.query.suppressed == 76
+            assert per_company.rows == [] and per_company.query.suppressed == 0
             continue
         with pytest.raises(ShuguAPIError) as exc:
             world.consumer.sandbox_query(bad)
@@ -205,33 +217,29 @@ def test_private_table_join_and_delete(world: World, orgs: Orgs) -> None:
     assert exc.value.code == "table_not_allowed"
 
 
-def test_differencing_pair_is_refused(world: World) -> None:
-    base = f"SELECT region, SUM(kwh) FROM {T} WHERE region = '杭州' GROUP BY region"
-    world.consumer.sandbox_query(base)
-    # The same set minus one company (the attacker knows its address): N vs N-1.
-    with pytest.raises(ShuguAPIError) as exc:
-        world.consumer.sandbox_query(
-            f"SELECT region, AVG(kwh) FROM {T} WHERE region = '杭州' "
-            "AND address <> '路0号' GROUP BY region")
-    assert exc.value.code == "differencing_suspected"
-    assert exc.value.details["rule"] == "differencing"
-    # A wide difference (a whole industry out of the region) is an ordinary drill-down.
-    ok = world.consumer.sandbox_query(
-        f"SELECT region, SUM(kwh) FROM {T} WHERE region = '杭州' "
-        "AND industry <> '农业' GROUP BY region")
-    assert ok.query.status == "succeeded"
-
-
-def test_differencing_through_own_table_swap_is_refused(world: World) -> None:
-    everyone = pa.table({"uscc": [f"91330100MA{c:07d}" for c in range(150)]})
-    all_but_one = everyone.slice(1)
-    world.consumer.upload_private_table("a", parquet_bytes(everyone))
-    world.consumer.upload_private_table("b", parquet_bytes(all_but_one))
-    q = ("SELECT SUM(u.kwh) FROM mine.{t} c JOIN " + T + " u ON c.uscc = u.uscc")
-    world.consumer.sandbox_query(q.format(t="a"))
-    with pytest.raises(ShuguAPIError) as exc:
-        world.consumer.sandbox_query(q.format(t="b"))
-    assert exc.value.code == "differencing_suspected"
+def test_differencing_pairs_learn_nothing_about_one_company(world: World) -> None:
+    """N vs N-1 by a never-output column, by a measure range or by an own table: the first
+    two are refused (filters only on dimensions), the last cannot join; wide drill-downs
+    answer, and their difference is a sum of whole cells of at least k companies."""
+    refused = [
+        (f"SELECT region, SUM(kwh) FROM {T} WHERE region = '杭州' AND address <> '路0号' "
+         "GROUP BY region", "dimension_required"),
+        (f"SELECT region, SUM(kwh) FROM {T} WHERE kwh BETWEEN 1000 AND 1490 GROUP BY region",
+         "dimension_required"),
+        (f"SELECT SUM(kwh) FROM {T} WHERE month = 1 AND NOT (region = '杭州' AND "
+         "industry = '制造' AND uscc = '91330100MA0000000')", "literal_probe"),
+    ]
+    for sql, code in refused:
+        with pytest.raises(ShuguAPIError) as exc:
+            world.consumer.sandbox_query(sql)
+        assert exc.value.code == code, sql
+    a = world.consumer.sandbox_query(
+        f"SELECT SUM(kwh) FROM {T} WHERE region = '杭州'").rows[0][0]
+    b = world.consumer.sandbox_query(
+        f"SELECT SUM(kwh) FROM {T} WHERE region = '杭州' AND industry <> '农业'").rows[0][0]
+    cells = plain(released(world.data), "SELECT SUM(kwh) FROM usage WHERE region = '杭州' "
+                  "AND industry = '农业'")[0][0]
+    assert math.isclose(a - b, cells)
 
 
 def test_upload_validation(world: World) -> None:
@@ -243,13 +251,3 @@ def test_upload_validation(world: World) -> None:
         world.consumer.upload_private_table("csv_one", b"uscc,seg\n1,x\n", format="csv")
     assert exc.value.status == 409
     assert K == 5
-
-
-def test_differencing_by_a_shifted_range_is_refused(world: World) -> None:
-    """kwh = 1000 + 10 * company + month: the two ranges differ by company 49 alone."""
-    q = f"SELECT region, SUM(kwh) FROM {T} WHERE kwh BETWEEN 1000 AND {{upper}} GROUP BY region"
-    world.consumer.sandbox_query(q.format(upper=1500))
-    with pytest.raises(ShuguAPIError) as exc:
-        world.consumer.sandbox_query(q.format(upper=1490))
-    assert exc.value.code == "differencing_suspected"
-    assert exc.value.details["groups"] == 1

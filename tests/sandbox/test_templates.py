@@ -30,7 +30,7 @@ def test_template_runs_with_parameters(templated: World, orgs: Orgs) -> None:
     assert [x.name for x in w.consumer.templates(SLUG)] == ["region_month"]
     got = w.consumer.run_template(t.id, from_month=3, skip="温州")
     assert [r[0] for r in got.rows] == ["宁波", "杭州", "绍兴"]
-    assert got.query.template_id == t.id and got.query.suppressed == 1  # 舟山
+    assert got.query.template_id == t.id and got.query.suppressed == 0  # 舟山: not told
     assert "'温州'" in got.query.sql and ":skip" not in got.query.sql
     # Parameters are literals, never SQL.
     with pytest.raises(ShuguAPIError) as exc:
@@ -76,7 +76,7 @@ def test_date_parameters(orgs: Orgs) -> None:
     t = w.provider.create_template(SLUG, "since", f"SELECT COUNT(*) FROM {T} "
                                    "WHERE DATE '2024-01-01' >= :day", parameters={"day": "date"})
     got = w.consumer.run_template(t.id, day=dt.date(2023, 12, 31))
-    assert got.rows == [[608]]
+    assert got.rows == [[600]]  # aggregate mode: 舟山 (2 companies) is in no cell of k
 
 
 def test_reviewed_query_runs_once(templated: World, orgs: Orgs) -> None:

@@ -45,7 +45,7 @@ def test_threshold_matches_exact_distinct_counts(tmp_path: Path, seed: int, k: i
     table = data(seed)
     path = tmp_path / "part.parquet"
     pq.write_table(table, path)
-    rules = RulesIn.model_validate({"min_identities": k, "columns": {
+    rules = RulesIn.model_validate({"mode": "templates", "min_identities": k, "columns": {
         "id": {"role": "identity"}, "g": {"role": "dimension"},
         "v": {"role": "aggregatable", "functions": ["SUM"]}}})
     catalog = Catalog()
@@ -54,12 +54,9 @@ def test_threshold_matches_exact_distinct_counts(tmp_path: Path, seed: int, k: i
     files = prepared(tmp_path / "cache", "t", "id", files=(str(path),)) if masked \
         else (str(path),)
     with DuckDBEngine().session([Source(view="t_1", files=files)], Limits()) as session:
-        got, suppressed, _ = _answer(session, check(SQL, catalog))
+        got, _ = _answer(session, check(SQL, catalog), None)
     con = duckdb.connect()
     con.register("t", table)
     expected = con.execute(f"SELECT g, COUNT(*), SUM(v) FROM t GROUP BY g "
                            f"HAVING COUNT(DISTINCT id) >= {k} ORDER BY g").fetchall()
-    groups = con.execute("SELECT COUNT(DISTINCT g) FROM t").fetchone()
-    assert groups is not None
     assert [tuple(r.values())[:2] for r in got.to_pylist()] == [r[:2] for r in expected]
-    assert suppressed == groups[0] - len(expected)

@@ -306,11 +306,14 @@ def register(app: typer.Typer) -> None:
 
     @ent.command("budget")
     def entitlement_budget(entitlement_id: int, set_epsilon: Annotated[float | None, typer.Option(
-            "--set", help="as the provider: the new total ε")] = None) -> None:
+            "--set", help="as the provider: the new total ε")] = None,
+            refresh: Annotated[str | None, typer.Option(
+                help="with --set: daily or monthly (Beijing time); default never")] = None,
+    ) -> None:
         """Show (or, as the provider, set) the sandbox privacy budget (ε) of an entitlement."""
         with client() as c:
             show(c.privacy_budget(entitlement_id) if set_epsilon is None
-                 else c.set_privacy_budget(entitlement_id, set_epsilon))
+                 else c.set_privacy_budget(entitlement_id, set_epsilon, refresh))
 
     sharing = typer.Typer(no_args_is_help=True, help="Delta Sharing.")
     app.add_typer(sharing, name="sharing")

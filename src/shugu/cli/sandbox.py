@@ -34,8 +34,9 @@ def _print_result(result: schemas.QueryResult) -> None:
         table.add_row(*("" if v is None else str(v) for v in row))
     console.print(table)
     q = result.query
-    err.print(f"query {q.id}: {q.rows} row(s), {q.suppressed} group(s) suppressed under the "
-              f"threshold{', truncated' if q.truncated else ''}; result sha256 "
+    noisy = f", differentially private (ε {q.dp.epsilon:g})" if q.dp else ""
+    err.print(f"query {q.id}: {q.rows} row(s){noisy}{', truncated' if q.truncated else ''}; "
+              "result sha256 "
               f"{q.result_sha256}", highlight=False)
 
 
@@ -50,12 +51,26 @@ def _params(values: list[str] | None) -> dict[str, str]:
     return out
 
 
+SQL_HELP = 'SQL; name tables "<product>".<table> or mine.<table>'
+EPSILON = Annotated[float | None, typer.Option(help="DP tables: the ε to spend")]
+MARGIN = Annotated[float | None, typer.Option(
+    help="DP tables: spend the ε that gives every COUNT/SUM this ± at 95 %")]
+
+
 @app.command()
-def query(sql: Annotated[str, typer.Argument(help='SQL; name tables "<product>".<table> '
-                                             "or mine.<table>")]) -> None:
+def query(sql: Annotated[str, typer.Argument(help=SQL_HELP)], epsilon: EPSILON = None,
+          margin: MARGIN = None) -> None:
     """Run an aggregate query over entitled products."""
     with client() as c:
-        _print_result(c.sandbox_query(sql))
+        _print_result(c.sandbox_query(sql, epsilon=epsilon, margin=margin))
+
+
+@app.command()
+def estimate(sql: Annotated[str, typer.Argument(help=SQL_HELP)], epsilon: EPSILON = None,
+             margin: MARGIN = None) -> None:
+    """What a DP query would spend and its ± at 95 %, without running it."""
+    with client() as c:
+        show(c.sandbox_estimate(sql, epsilon=epsilon, margin=margin))
 
 
 @app.command()

@@ -134,8 +134,17 @@ def rules_page(slug: str, request: Request, ex: ExchangeDep) -> Response:
             draft = history[0]["body"] if history else json.dumps(
                 forms.rules_template(list(t.schema_json or [])), ensure_ascii=False, indent=2)
             tables.append({"name": t.name, "has_data": t.current_version is not None,
-                           "history": history, "draft": draft})
+                           "history": history, "draft": draft, "mode": _mode(draft)})
     return workspace(request, who, out, "rules", tables=tables)
+
+
+def _mode(draft: str) -> str:
+    """The rule kind the form holds (the schema's default when it names none)."""
+    try:
+        mode = json.loads(draft).get("mode", "dp")
+    except (ValueError, AttributeError):
+        return "dp"
+    return mode if mode in ("dp", "aggregate", "templates") else "dp"
 
 
 @router.post("/provider/products/{slug}/tables/{table}/rules")

@@ -54,7 +54,20 @@ def _result(ex: ExchangeDep, q: SandboxQuery) -> schemas.QueryResult:
              status_code=status.HTTP_201_CREATED)
 def run_query(body: schemas.QueryIn, ex: ExchangeDep, who: PrincipalDep) -> schemas.QueryResult:
     """Run an aggregate query over entitled product tables (and your own mine.* tables)."""
-    return _result(ex, service.run(ex, who, body.sql))
+    return _result(ex, service.run(ex, who, body.sql, epsilon=body.epsilon,
+                                   accuracy=_accuracy(body)))
+
+
+def _accuracy(body: schemas.QueryIn) -> tuple[float, float] | None:
+    return None if body.accuracy is None else (body.accuracy.margin, body.accuracy.confidence)
+
+
+@router.post("/sandbox/estimate", response_model=schemas.EstimateOut)
+def estimate(body: schemas.QueryIn, ex: ExchangeDep, who: PrincipalDep) -> schemas.EstimateOut:
+    """What a differentially private query would spend (ε) and its ± at 95 %, or the ε that
+    gives the accuracy asked for — without running it or spending anything."""
+    return schemas.EstimateOut.model_validate(service.estimate_query(
+        ex, who, body.sql, epsilon=body.epsilon, accuracy=_accuracy(body)))
 
 
 @router.get("/sandbox/queries", response_model=Page[schemas.QueryOut])
@@ -181,5 +194,6 @@ def set_privacy_budget(entitlement_id: int, body: schemas.PrivacyBudgetIn, ex: E
     """The provider sets (or raises) the total ε; what was spent stays spent."""
     with ex.transaction() as s:
         entitlements.as_provider(s, who, entitlement_id)
-        budget.set_budget(s, entitlement_id, body.epsilon, actor=who.actor)
+        budget.set_budget(s, entitlement_id, body.epsilon, actor=who.actor,
+                          refresh=body.refresh)
         return schemas.PrivacyBudgetOut.model_validate(budget.summary(s, entitlement_id))

@@ -13,6 +13,8 @@ Mode = Literal["aggregate", "dp", "templates"]
 ParamType = Literal["string", "integer", "number", "date"]
 TABLE_REF = r"^(mine|[a-z0-9][a-z0-9-]{1,98}[a-z0-9]\.[a-z_][a-z0-9_]{0,99})$"
 NAME_PATTERN = r"^[a-z_][a-z0-9_]{0,62}$"
+# Clamp bounds beyond this make no sense for any column and would overflow the noise scale.
+BOUND_LIMIT = 1e15
 
 
 class ColumnRule(BaseModel):
@@ -23,8 +25,10 @@ class ColumnRule(BaseModel):
         default_factory=list,
         description="aggregatable columns: the aggregates allowed over them; identity, join "
         "key and dimension columns always allow COUNT and COUNT_DISTINCT")
-    lower: float | None = Field(default=None, description="DP clamp bound (dp mode)")
-    upper: float | None = Field(default=None, description="DP clamp bound (dp mode)")
+    lower: float | None = Field(default=None, ge=-BOUND_LIMIT, le=BOUND_LIMIT,
+                                allow_inf_nan=False, description="DP clamp bound (dp mode)")
+    upper: float | None = Field(default=None, ge=-BOUND_LIMIT, le=BOUND_LIMIT,
+                                allow_inf_nan=False, description="DP clamp bound (dp mode)")
 
     @model_validator(mode="after")
     def _check(self) -> ColumnRule:
@@ -50,7 +54,24 @@ class JoinRule(BaseModel):
 class DPSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    epsilon_per_query: float = Field(gt=0, le=10)
+    epsilon_per_query: float = Field(default=1.0, gt=0, le=10, allow_inf_nan=False,
+                                     description="ε a query spends unless it asks for less")
+    max_epsilon_per_query: float | None = Field(
+        default=None, gt=0, le=10, allow_inf_nan=False,
+        description="the most ε one query may ask for (default: epsilon_per_query)")
+    max_rows_per_identity: int = Field(
+        default=1, ge=1, le=10_000,
+        description="L: rows one identity may contribute to an answer (the rest are left "
+        "out at random); the noise grows with L")
+    delta: float = Field(default=1e-6, gt=0, lt=1e-3, allow_inf_nan=False,
+                         description="δ of releasing a grouped answer's groups")
+
+    @model_validator(mode="after")
+    def _check(self) -> DPSettings:
+        if self.max_epsilon_per_query is not None and \
+                self.max_epsilon_per_query < self.epsilon_per_query:
+            raise ValueError("max_epsilon_per_query must be at least epsilon_per_query")
+        return self
 
 
 class RulesIn(BaseModel):
@@ -58,12 +79,14 @@ class RulesIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    mode: Mode = "aggregate"
+    mode: Mode = Field(default="dp", description="dp (default): entity-level differential "
+                       "privacy; aggregate: the restricted aggregation rule (exact answers from "
+                       "cells of at least k identities); templates: only provider templates")
     min_identities: int = Field(default=10, ge=2, le=100_000,
                                 description="k: distinct identities needed in every output row")
     columns: dict[str, ColumnRule] = Field(min_length=1)
     joins: list[JoinRule] = Field(default_factory=list)
-    dp: DPSettings | None = None
+    dp: DPSettings = Field(default_factory=DPSettings)
 
     @model_validator(mode="after")
     def _check(self) -> RulesIn:
@@ -78,8 +101,6 @@ class RulesIn(BaseModel):
                     raise ValueError(f"join column {name!r} must be an identity or join_key "
                                      "column")
         if self.mode == "dp":
-            if self.dp is None:
-                raise ValueError("dp mode needs dp.epsilon_per_query")
             for name, c in self.columns.items():
                 if c.role == "aggregatable" and {"SUM", "AVG"} & set(c.functions) \
                         and c.lower is None:
@@ -100,8 +121,39 @@ class RulesOut(BaseModel):
     created_at: datetime
 
 
+class AccuracyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    margin: float = Field(gt=0, le=1e15, allow_inf_nan=False,
+                          description="± wanted on every COUNT and SUM output")
+    confidence: float = Field(default=0.95, gt=0, lt=1, allow_inf_nan=False)
+
+
 class QueryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     sql: str = Field(min_length=1, max_length=100_000)
+    epsilon: float | None = Field(default=None, gt=0, le=10, allow_inf_nan=False,
+                                  description="DP tables: ε this answer may spend (default "
+                                  "the tables' ε per query, at most their maximum)")
+    accuracy: AccuracyIn | None = Field(default=None, description="DP tables: spend the ε "
+                                        "that gives this margin instead")
+
+    @model_validator(mode="after")
+    def _check(self) -> QueryIn:
+        if self.epsilon is not None and self.accuracy is not None:
+            raise ValueError("give epsilon or accuracy, not both")
+        return self
+
+
+class EstimateOut(BaseModel):
+    epsilon: float = Field(description="ε the query would spend")
+    epsilon_each: float
+    delta: float
+    contributions: int = Field(description="L: rows one identity may contribute")
+    outputs: list[DPOutputOut]
+    group_threshold: int | None = Field(default=None, description="noisy identities a group "
+                                        "needs to be shown (grouped queries)")
 
 
 class TemplateRunIn(BaseModel):
@@ -120,6 +172,8 @@ class DPOutputOut(BaseModel):
 class DPAnswerOut(BaseModel):
     epsilon: float = Field(description="ε spent by this answer (on each dp entitlement)")
     epsilon_each: float
+    delta: float = Field(default=0.0, description="δ of the group release")
+    contributions: int = Field(default=1, description="L: rows one identity may contribute")
     remaining_epsilon: dict[str, float] = Field(
         description="entitlement id -> ε left after this answer")
     outputs: list[DPOutputOut]
@@ -149,7 +203,11 @@ class QueryOut(BaseModel):
 
 
 class PrivacyBudgetIn(BaseModel):
-    epsilon: float = Field(gt=0, le=1_000_000_000, description="total ε of the entitlement")
+    epsilon: float = Field(gt=0, le=1_000_000_000, allow_inf_nan=False,
+                           description="total ε of the entitlement (per period if it refreshes)")
+    refresh: Literal["daily", "monthly"] | None = Field(
+        default=None, description="forget what was spent at the start of each day or month "
+        "(Beijing time); none: the total is for the entitlement's whole life")
 
 
 class PrivacyBudgetOut(BaseModel):
@@ -157,6 +215,8 @@ class PrivacyBudgetOut(BaseModel):
     total_epsilon: float | None = Field(description="None: no budget, no DP answers")
     spent_epsilon: float
     remaining_epsilon: float
+    refresh: str | None = None
+    period_start: datetime | None = None
 
 
 class QueryResult(BaseModel):

@@ -29,19 +29,21 @@ from shugu.ledger import service as ledger
 from shugu.metering import service as metering
 from shugu.runtime import Exchange
 from shugu.sandbox import history, permissions
-from shugu.sandbox.dp import budget
+from shugu.sandbox.dp import budget, estimate, selection
 from shugu.sandbox.dp.release import Order, order_of, release
 from shugu.sandbox.engine import DuckDBEngine, Engine, EngineSession, Limits, Source
-from shugu.sandbox.engine.identity_cache import BUCKET, MASK, prepared
-from shugu.sandbox.gate import Catalog, Gated, TableSpec, check, dp_plan
+from shugu.sandbox.engine.identity_cache import BUCKET, MASK, RANK, prepared, released
+from shugu.sandbox.gate import Catalog, Gated, TableSpec, check, dp_plan, restricted
 from shugu.sandbox.gate.catalog import PRIVATE_SCHEMA
 from shugu.sandbox.gate.check import parse
-from shugu.sandbox.gate.threshold import SUPPRESSED, UNDECIDED
+from shugu.sandbox.gate.threshold import UNDECIDED
 from shugu.sandbox.models import PrivateTable, SandboxQuery
 from shugu.sandbox.rules import latest
 from shugu.sandbox.schemas import RulesIn
 
-ENGINE_FAILURES = ("query_failed", "query_timeout", "query_memory_exceeded")
+ENGINE_FAILURES = ("query_failed", "query_timeout", "query_memory_exceeded", "internal_error")
+# A DP answer's groups are all read before the noisy release picks some.
+DP_MAX_GROUPS = 1_000_000
 
 
 class SandboxSettings(BaseSettings):
@@ -133,13 +135,23 @@ def sources(ctx: Context, queries: list[Gated], cache: Path) -> list[Source]:
         files = tuple(table.file_uris())
         if not files:
             schema = pa.schema(table.schema().to_arrow()).append(
-                pa.field(MASK, pa.uint64())).append(pa.field(BUCKET, pa.uint16()))
+                pa.field(MASK, pa.uint64())).append(pa.field(BUCKET, pa.uint16())).append(
+                pa.field(RANK, pa.int64()))
             out.append(Source(view=spec.view, schema=schema))
             continue
         arrow = table.to_pyarrow_dataset() if table.metadata().partition_columns else None
-        key = f"{ctx.table_ids[spec.ref]}/v{version}-{sha256(spec.rules.identity)[:12]}"
+        identity = spec.rules.identity
+        if spec.rules.mode == "aggregate":
+            dims = restricted.dimensions(spec)
+            k = spec.rules.min_identities
+            key = (f"{ctx.table_ids[spec.ref]}/v{version}-"
+                   f"{sha256(repr((identity, dims, k)))[:12]}")
+            out.append(Source(view=spec.view, files=released(
+                cache, key, identity, dims, k, files=() if arrow else files, arrow=arrow)))
+            continue
+        key = f"{ctx.table_ids[spec.ref]}/v{version}-{sha256(identity)[:12]}"
         out.append(Source(view=spec.view, files=prepared(
-            cache, key, spec.rules.identity, files=() if arrow else files, arrow=arrow)))
+            cache, key, identity, files=() if arrow else files, arrow=arrow)))
     return out
 
 
@@ -205,9 +217,13 @@ def _public(details: dict[str, Any]) -> dict[str, Any]:
 
 def run(ex: Exchange, principal: Principal, sql: str, *, template_id: int | None = None,
         review_id: int | None = None, trusted_products: frozenset[int] = frozenset(),
-        engine: Engine | None = None, settings: SandboxSettings | None = None) -> SandboxQuery:
+        engine: Engine | None = None, settings: SandboxSettings | None = None,
+        epsilon: float | None = None,
+        accuracy: tuple[float, float] | None = None) -> SandboxQuery:
     """Run one query for the caller's organisation; refusals are recorded and re-raised
-    with the refusal's id in `details.query_id`."""
+    with the refusal's id in `details.query_id`. `epsilon`: what a DP answer may spend
+    (default: the tables' ε per query; at most their maximum); `accuracy` (margin,
+    confidence): spend the ε that reaches it instead."""
     settings = settings or SandboxSettings()
     engine = engine or DuckDBEngine()
     ctx: Context | None = None
@@ -215,34 +231,41 @@ def run(ex: Exchange, principal: Principal, sql: str, *, template_id: int | None
         with ex.read() as s:
             ctx = load_context(s, ex, principal)
             gated = check(sql, ctx.catalog)
-            dp = _check_mode(ctx, gated, trusted_products)
+            dp = _check_mode(ctx, gated, trusted_products, epsilon, accuracy)
             _precheck_quota(s, ctx, gated)
             if dp is not None:
                 for entitlement_id in _dp_entitlements(ctx, gated):
                     budget.require(s, entitlement_id, dp[0].epsilon)
-            # A DP answer is noisy and every repetition spends budget, so the differencing
-            # defence (which compares exact identity sets) is not needed for it.
-            candidates = [] if dp is not None else history.candidates(
+            # Only threshold answers over templates need the differencing defence: a DP
+            # answer is noisy and spends budget; a restricted aggregation reads whole cells.
+            candidates = [] if gated.mode != "templates" else history.candidates(
                 s, principal.org_id, gated, {**ctx.versions, **ctx.private_ids}, ctx.catalog,
                 settings.history_window)
-        runs = dp[0].gated if dp is not None else gated
         started = time.monotonic()
-        views = sources(ctx, [runs] + [g for _, g in candidates], sandbox_dir(ex) / "cache")
+        views = sources(ctx, [gated] + [g for _, g in candidates], sandbox_dir(ex) / "cache")
         with engine.session(views, settings.limits()) as session:
             history.defend(session, gated, candidates)
-            table, suppressed, truncated = _answer(session, runs)
+            table, truncated = _answer(session, gated, dp[0] if dp else None)
         elapsed = int((time.monotonic() - started) * 1000)
-        return _record(ex, principal, sql, ctx, gated, table, suppressed, truncated, elapsed,
+        return _record(ex, principal, sql, ctx, gated, table, truncated, elapsed,
                        template_id=template_id, review_id=review_id, dp=dp)
     except ShuguError as error:
         query_id = record_refusal(ex, principal, sql, error, ctx, template_id=template_id,
                                   review_id=review_id)
         error.details["query_id"] = query_id
         raise
+    except Exception:
+        # Whatever broke (a broken install, a bug), the query is kept as failed, never
+        # shown as answered; the error itself goes to the server's log.
+        record_refusal(ex, principal, sql, Unprocessable(
+            "the query failed inside the exchange", code="internal_error"), ctx,
+            template_id=template_id, review_id=review_id)
+        raise
 
 
-def _check_mode(ctx: Context, gated: Gated,
-                trusted: frozenset[int]) -> tuple[dp_plan.DPPlan, Order] | None:
+def _check_mode(ctx: Context, gated: Gated, trusted: frozenset[int],
+                epsilon: float | None = None, accuracy: tuple[float, float] | None = None
+                ) -> tuple[dp_plan.DPPlan, Order] | None:
     """A template or an approved review unlocks "templates" mode for its own product only;
     a query on a "dp" table gets its DP plan and the ordering to apply to the noisy answer
     (both refuse what DP cannot answer before anything runs or is spent)."""
@@ -254,8 +277,30 @@ def _check_mode(ctx: Context, gated: Gated,
                             column=None, rule="mode_templates", table=spec.ref)
     if gated.mode != "dp":
         return None
-    p = dp_plan.plan(gated)
+    if accuracy is not None:
+        epsilon = estimate.epsilon_for(dp_plan.plan(gated), *accuracy)
+    p = dp_plan.plan(gated, epsilon)
     return p, order_of(gated.select, p)
+
+
+def estimate_query(ex: Exchange, principal: Principal, sql: str, *,
+                   epsilon: float | None = None,
+                   accuracy: tuple[float, float] | None = None) -> dict[str, Any]:
+    """What a DP query would spend and how accurate it would be, without running it or
+    spending anything (margins never depend on the data)."""
+    with ex.read() as s:
+        ctx = load_context(s, ex, principal)
+        gated = check(sql, ctx.catalog)
+    if gated.mode != "dp":
+        raise Unprocessable("only queries over differentially private tables have an ε to "
+                            "estimate", code="not_dp")
+    p, _ = _check_mode(ctx, gated, frozenset(), epsilon, accuracy) or (None, None)
+    assert p is not None
+    return {"epsilon": p.epsilon, "epsilon_each": p.epsilon_each, "delta": p.delta,
+            "contributions": p.contributions, "outputs": estimate.outputs(p),
+            "group_threshold": selection.threshold(p.epsilon_each, p.delta, p.contributions,
+                                                   p.contributions if p.units > 1 else 1)
+            if p.grouped else None}
 
 
 def _dp_entitlements(ctx: Context, gated: Gated) -> list[int]:
@@ -275,16 +320,24 @@ def _precheck_quota(s: Session, ctx: Context, gated: Gated) -> None:
                             code="quota_exceeded", quotas=["queries"])
 
 
-def _answer(session: EngineSession, gated: Gated) -> tuple[pa.Table, int, bool]:
+def _answer(session: EngineSession, gated: Gated,
+            plan: dp_plan.DPPlan | None) -> tuple[pa.Table, bool]:
+    """The exact table the release starts from. No count of suppressed groups is kept
+    anywhere: it would be an oracle."""
+    if plan is not None:
+        a = session.query(plan.sql, max_rows=DP_MAX_GROUPS)
+        if a.truncated:
+            raise Unprocessable(f"the query forms more than {DP_MAX_GROUPS:,} groups; group "
+                                "by fewer or coarser columns", code="too_many_groups")
+        return a.table, False
+    if gated.mode == "aggregate":  # the engine reads only cells of at least k identities
+        a = session.query(gated.plain())
+        return a.table, a.truncated
     a = session.query(gated.phase_a())
     if a.table.num_rows and not a.extra.get(UNDECIDED):
-        return a.table, a.extra.get(SUPPRESSED, 0), a.truncated
+        return a.table, a.truncated
     b = session.query(gated.phase_b())
-    if b.table.num_rows:
-        return b.table, b.extra.get(SUPPRESSED, 0), b.truncated
-    counts = session.query(gated.count_groups()).table
-    groups = int(counts.column("groups")[0].as_py() or 0)
-    return b.table, groups, False
+    return b.table, b.truncated
 
 
 def _write_result(ex: Exchange, org_id: int, table: pa.Table) -> tuple[str, str]:
@@ -298,7 +351,7 @@ def _write_result(ex: Exchange, org_id: int, table: pa.Table) -> tuple[str, str]
 
 
 def _record(ex: Exchange, principal: Principal, sql: str, ctx: Context, gated: Gated,
-            table: pa.Table, suppressed: int, truncated: bool, elapsed: int, *,
+            table: pa.Table, truncated: bool, elapsed: int, *,
             template_id: int | None, review_id: int | None,
             dp: tuple[dp_plan.DPPlan, Order] | None = None) -> SandboxQuery:
     """Debit, spend, record and keep the answer in one transaction: a refusal anywhere
@@ -317,7 +370,7 @@ def _record(ex: Exchange, principal: Principal, sql: str, ctx: Context, gated: G
                 template_id=template_id, review_id=review_id, status="succeeded",
                 rule_versions=gated.rule_versions,
                 table_versions={r: ctx.versions[r] for r in refs},
-                fingerprint=gated.fingerprint, rows=0, suppressed=suppressed,
+                fingerprint=gated.fingerprint, rows=0, suppressed=0,
                 truncated=truncated, elapsed_ms=elapsed)
             s.add(q)
             s.flush()
@@ -353,7 +406,7 @@ def _record(ex: Exchange, principal: Principal, sql: str, ctx: Context, gated: G
                        "products": sorted(p.slug for p in products.values()),
                        "sql_sha256": q.sql_sha256, "rule_versions": q.rule_versions,
                        "table_versions": q.table_versions, "result_sha256": digest,
-                       "rows": q.rows, "suppressed": suppressed, "template_id": template_id,
+                       "rows": q.rows, "mode": gated.mode, "template_id": template_id,
                        "review_id": review_id}
             if dp_info is not None:
                 payload["epsilon"] = dp_info["epsilon"]

@@ -185,9 +185,23 @@ ZH: dict[str, str] = {
     "prov.rules_none": "尚未设置规则（下面是按字段生成的模板）。",
     "prov.rules_json": "规则 JSON",
     "prov.rules_hint":
-        "mode：aggregate / dp / templates；角色：identity、join_key、dimension、aggregatable、"
-        "never_output",
+        "mode：dp（默认）/ aggregate / templates；角色：identity、join_key、dimension、"
+        "aggregatable、never_output",
     "prov.rules_save": "保存为新版本",
+    "prov.guarantee.title": "各类规则的保证",
+    "prov.guarantee.chosen": "当前选择",
+    "prov.guarantee.dp":
+        "默认。主体级差分隐私：连接后每个主体至多计入 L 行，数值截断到上下界，分组需通过加噪阈值"
+        "才显示；每次查询消耗授权的 ε 预算。无论使用方写什么 SQL、合谋多少机构，单个主体对答案"
+        "的影响都受 ε 限制；答案带噪声，小分组可能不显示。",
+    "prov.guarantee.aggregate":
+        "受限聚合规则，答案精确：只使用全部维度组合后至少有 k 个主体的单元格，单表、不可连接，"
+        "过滤和分组只用维度列。任何答案组合都只是这些单元格合计的组合，追踪器和差分攻击无法孤立"
+        "单个主体；但单元格合计本身是精确值（主导主体、跨版本差异不受保护）。",
+    "prov.guarantee.templates":
+        "只运行您编写或批准的模板与查询，每行至少 k 个主体，并检查近期同形查询的差分。模板允许"
+        "什么由您负责：参数可收窄过滤条件时，相邻参数的答案可相减。",
+    "prov.guarantee.more": "详见 docs/sandbox-threat-model.md（对手、保证与剩余风险）。",
     "prov.rules_history": "历史版本（{n}）",
     "prov.agreements": "合约（谁在使用）",
     "prov.agreement_no": "合约编号",
@@ -537,9 +551,30 @@ EN: dict[str, str] = {
     "prov.rules_none": "No rules yet (below: a template built from the columns).",
     "prov.rules_json": "Rules JSON",
     "prov.rules_hint":
-        "mode: aggregate / dp / templates; roles: identity, join_key, dimension, aggregatable, "
-        "never_output",
+        "mode: dp (default) / aggregate / templates; roles: identity, join_key, dimension, "
+        "aggregatable, never_output",
     "prov.rules_save": "Save as a new version",
+    "prov.guarantee.title": "What each kind of rule guarantees",
+    "prov.guarantee.chosen": "chosen",
+    "prov.guarantee.dp":
+        "Default. Entity-level differential privacy: after joins each identity counts at most "
+        "L rows, values are clamped to the bounds, groups are shown only past a noisy "
+        "threshold; each query spends the entitlement's ε budget. Whatever SQL the consumer "
+        "writes, and however many organisations collude, one identity's influence on the "
+        "answers is bounded by ε; answers are noisy and small groups may be hidden.",
+    "prov.guarantee.aggregate":
+        "The restricted aggregation rule, exact answers: only cells (combinations of all "
+        "dimensions) with at least k identities are used; one table, no joins, filters and "
+        "groups on dimensions only. Any combination of answers is a combination of such cell "
+        "totals, so trackers and differencing cannot isolate one identity; but a cell's total "
+        "is exact (dominant identities and differences across versions are not protected).",
+    "prov.guarantee.templates":
+        "Only templates and queries you wrote or approved run, with k identities per row and "
+        "a check of recent same-shaped queries. You answer for what a template allows: "
+        "where a parameter narrows a filter, answers for neighbouring values can be "
+        "subtracted.",
+    "prov.guarantee.more": "See docs/sandbox-threat-model.md (adversary, guarantees, residual "
+                           "risks).",
     "prov.rules_history": "History ({n} versions)",
     "prov.agreements": "Agreements (who uses what)",
     "prov.agreement_no": "Agreement",

@@ -38,20 +38,29 @@ def _margin(scale: float, alpha: float, integer: bool) -> float:
     return float(dp.laplacian_scale_to_accuracy(scale, alpha))
 
 
-def count_margin(epsilon: float, confidence: float = DEFAULT_CONFIDENCE) -> float:
+def margin_of_scale(scale: float, confidence: float = DEFAULT_CONFIDENCE, *,
+                    integer: bool) -> float:
+    """The 95% margin of Laplace noise of this scale (discrete when integer)."""
+    return _margin(scale, _alpha(confidence), integer)
+
+
+def count_margin(epsilon: float, confidence: float = DEFAULT_CONFIDENCE,
+                 contributions: int = 1) -> float:
     """|noisy_count − count| ≤ this with the given probability."""
-    return _margin(count_scale(epsilon), _alpha(confidence), True)
+    return _margin(count_scale(epsilon, contributions), _alpha(confidence), True)
 
 
 def sum_margin(lower: float, upper: float, epsilon: float,
-               confidence: float = DEFAULT_CONFIDENCE, *, integer: bool = False) -> float:
+               confidence: float = DEFAULT_CONFIDENCE, *, integer: bool = False,
+               contributions: int = 1) -> float:
     """|noisy_sum − clamped sum| ≤ this with the given probability (pass integer=True for
     integer columns, whose noise is discrete)."""
     alpha = _alpha(confidence)
     # As in the mechanism: integer noise only when both bounds are integers too.
     integer = integer and all(isinstance(b, Integral) and not isinstance(b, bool)
                               for b in (lower, upper))
-    return _margin(sum_scale(lower, upper, epsilon, integer=integer), alpha, integer)
+    return _margin(sum_scale(lower, upper, epsilon, integer=integer,
+                             contributions=contributions), alpha, integer)
 
 
 def avg_interval(release: AvgRelease,
@@ -65,8 +74,8 @@ def avg_interval(release: AvgRelease,
     alpha = _alpha(confidence)
     half = 1 - alpha / 2
     a = sum_margin(release.lower, release.upper, release.epsilon / 2, half,
-                   integer=release.integer)
-    b = count_margin(release.epsilon / 2, half)
+                   integer=release.integer, contributions=release.contributions)
+    b = count_margin(release.epsilon / 2, half, release.contributions)
     lo, hi = release.lower, release.upper
     c_hi = release.noisy_count + b
     if c_hi < 1:

@@ -8,6 +8,7 @@ so concurrent releases, in any number of processes, can never together overspend
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from sqlalchemy import select, update
@@ -22,6 +23,8 @@ from shugu.sandbox.dp.mechanisms import check_epsilon
 from shugu.sandbox.dp.models import MICRO, PrivacyBudget
 
 SYSTEM_ACTOR = "system:sandbox"
+REFRESH = ("daily", "monthly")
+BEIJING = timezone(timedelta(hours=8))
 # 10^9 ε is far beyond any meaningful budget and keeps micro-ε well inside BigInteger.
 MAX_EPSILON = 10**9
 
@@ -38,15 +41,57 @@ def to_epsilon(micro: int) -> float:
     return micro / MICRO
 
 
+def _spent(b: PrivacyBudget) -> int:
+    """What counts as spent now: nothing yet when a new period has begun (the next spend
+    starts it in the database)."""
+    start = period_start(b.refresh, utcnow())
+    if start is not None and (b.period_start is None or b.period_start < start):
+        return 0
+    return b.spent_micro_epsilon
+
+
 def _payload(b: PrivacyBudget) -> dict[str, object]:
     return {"entitlement_id": b.entitlement_id,
             "total_epsilon": to_epsilon(b.total_micro_epsilon),
-            "spent_epsilon": to_epsilon(b.spent_micro_epsilon),
-            "remaining_epsilon": to_epsilon(_remaining_micro(b))}
+            "spent_epsilon": to_epsilon(_spent(b)),
+            "remaining_epsilon": to_epsilon(_remaining_micro(b)),
+            "refresh": b.refresh,
+            "period_start": b.period_start.isoformat() if b.period_start else None}
+
+
+def period_start(refresh: str | None, now: datetime) -> datetime | None:
+    """The start (UTC) of the day or month, in Beijing time, that `now` falls in."""
+    if refresh is None:
+        return None
+    local = now.astimezone(BEIJING).replace(hour=0, minute=0, second=0, microsecond=0)
+    if refresh == "monthly":
+        local = local.replace(day=1)
+    return local.astimezone(UTC)
+
+
+def _roll(session: Session, entitlement_id: int, now: datetime | None = None) -> None:
+    """Start a new period if the budget refreshes and one has begun: one conditional UPDATE,
+    so concurrent releases agree on a single reset."""
+    budget = get_budget(session, entitlement_id)
+    if budget is None or budget.refresh is None:
+        return
+    start = period_start(budget.refresh, now or utcnow())
+    assert start is not None
+    row = session.execute(
+        update(PrivacyBudget)
+        .where(PrivacyBudget.entitlement_id == entitlement_id,
+               (PrivacyBudget.period_start.is_(None)) | (PrivacyBudget.period_start < start))
+        .values(spent_micro_epsilon=0, period_start=start, updated_at=utcnow())
+        .returning(PrivacyBudget.id)
+        .execution_options(synchronize_session=False)).one_or_none()
+    session.refresh(budget)
+    if row is not None:
+        ledger.append(session, actor=SYSTEM_ACTOR, action="privacy_budget.refreshed",
+                      subject=f"entitlement:{entitlement_id}", payload=_payload(budget))
 
 
 def _remaining_micro(b: PrivacyBudget) -> int:
-    return max(0, b.total_micro_epsilon - b.spent_micro_epsilon)
+    return max(0, b.total_micro_epsilon - _spent(b))
 
 
 def get_budget(session: Session, entitlement_id: int) -> PrivacyBudget | None:
@@ -55,9 +100,13 @@ def get_budget(session: Session, entitlement_id: int) -> PrivacyBudget | None:
 
 
 def set_budget(session: Session, entitlement_id: int, epsilon_total: float | Decimal, *,
-               actor: str = SYSTEM_ACTOR) -> PrivacyBudget:
-    """Set (or change) the total ε of an entitlement. What was already spent stays spent:
-    lowering the total below it leaves nothing to spend, raising it allows more."""
+               actor: str = SYSTEM_ACTOR, refresh: str | None = None) -> PrivacyBudget:
+    """Set (or change) the total ε of an entitlement, and whether it refreshes daily or
+    monthly. What was already spent stays spent: lowering the total below it leaves nothing
+    to spend, raising it allows more."""
+    if refresh is not None and refresh not in REFRESH:
+        raise InvalidInput(f"refresh is one of {', '.join(REFRESH)} (or none)",
+                           code="invalid_refresh")
     total = to_micro(epsilon_total, ROUND_FLOOR)
     if total < 1:
         raise InvalidInput("a privacy budget must be at least 0.000001", code="invalid_epsilon")
@@ -67,12 +116,14 @@ def set_budget(session: Session, entitlement_id: int, epsilon_total: float | Dec
     now = utcnow()
     # One upsert, so two concurrent first settings cannot collide on the unique key.
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    start = period_start(refresh, now)
     stmt = dialect.insert(PrivacyBudget).values(
         entitlement_id=entitlement_id, total_micro_epsilon=total, spent_micro_epsilon=0,
-        created_at=now, updated_at=now)
+        refresh=refresh, period_start=start, created_at=now, updated_at=now)
     session.execute(stmt.on_conflict_do_update(
         index_elements=[PrivacyBudget.entitlement_id],
-        set_={"total_micro_epsilon": total, "updated_at": now}))
+        set_={"total_micro_epsilon": total, "refresh": refresh, "updated_at": now}))
+    _roll(session, entitlement_id, now)
     budget = get_budget(session, entitlement_id)
     assert budget is not None
     session.refresh(budget)
@@ -97,7 +148,7 @@ def require(session: Session, entitlement_id: int, epsilon: float | Decimal) -> 
     releasing transaction still decides."""
     amount = to_micro(epsilon, ROUND_CEILING)
     budget = get_budget(session, entitlement_id)
-    if budget is None or budget.spent_micro_epsilon + amount > budget.total_micro_epsilon:
+    if budget is None or _spent(budget) + amount > budget.total_micro_epsilon:
         raise _refusal(budget, amount)
 
 
@@ -106,6 +157,7 @@ def spend(session: Session, entitlement_id: int, epsilon: float | Decimal, *,
     """Debit ε for one release and return the ε that remains. Call it in the transaction
     that authorises the release, before any noisy value leaves it."""
     amount = to_micro(epsilon, ROUND_CEILING)
+    _roll(session, entitlement_id)
     row = session.execute(
         update(PrivacyBudget)
         .where(PrivacyBudget.entitlement_id == entitlement_id,

@@ -122,10 +122,19 @@ def _laplace(sensitivity: int | float, epsilon: float,
     raise AssertionError("OpenDP did not certify the Laplace scale")  # pragma: no cover
 
 
-def count_scale(epsilon: float) -> float:
-    """The discrete Laplace scale of a noisy count at ε (the noise's mean absolute value is
-    about this much for scales above ~3)."""
-    return _laplace(1, check_epsilon(epsilon), True)[1]
+def _contributions(value: object) -> int:
+    """How many rows one privacy unit may contribute (1: the unit is the row)."""
+    if not _is_int(value) or not 1 <= int(value) <= 1_000_000:  # type: ignore[call-overload]
+        raise InvalidInput("contributions must be a whole number from 1 to 1,000,000",
+                           code="invalid_bounds")
+    return int(value)  # type: ignore[call-overload]
+
+
+def count_scale(epsilon: float, contributions: int = 1) -> float:
+    """The discrete Laplace scale of a noisy count at ε when one unit adds up to
+    `contributions` rows (the noise's mean absolute value is about this much for scales
+    above ~3)."""
+    return _laplace(_contributions(contributions), check_epsilon(epsilon), True)[1]
 
 
 def _integer_sums(sums: Sequence[object], lower: object, upper: object) -> bool:
@@ -135,25 +144,31 @@ def _integer_sums(sums: Sequence[object], lower: object, upper: object) -> bool:
             and all(_is_int(v) and abs(int(v)) <= _I64_SAFE for v in sums))  # type: ignore[call-overload]
 
 
-def sum_scale(lower: float, upper: float, epsilon: float, *, integer: bool = False) -> float:
-    """The Laplace scale of a noisy sum over values in [lower, upper] at ε."""
+def sum_scale(lower: float, upper: float, epsilon: float, *, integer: bool = False,
+              contributions: int = 1) -> float:
+    """The Laplace scale of a noisy sum over values in [lower, upper] at ε, one unit adding
+    up to `contributions` values."""
     eps = check_epsilon(epsilon)
     lo, hi = check_bounds(lower, upper)
+    n = _contributions(contributions)
     if integer and _is_int(lower) and _is_int(upper):
-        return _laplace(_sum_sensitivity(int(lower), int(upper), True), eps, True)[1]
-    return _laplace(_sum_sensitivity(lo, hi, False), eps, False)[1]
+        return _laplace(_sum_sensitivity(int(lower), int(upper), True) * n, eps, True)[1]
+    return _laplace(_sum_sensitivity(lo, hi, False) * n, eps, False)[1]
 
 
-def noisy_counts(true_counts: Sequence[int], epsilon: float) -> list[int]:
+def noisy_counts(true_counts: Sequence[int], epsilon: float,
+                 contributions: int = 1) -> list[int]:
     """The counts of the disjoint groups of one GROUP BY, each plus discrete Laplace noise
-    of scale 1/ε; ε covers all of them."""
+    of scale contributions/ε; ε covers all of them (one unit adds or removes at most
+    `contributions` rows across the groups)."""
     eps = check_epsilon(epsilon)
+    n = _contributions(contributions)
     counts = [_check_count(c) for c in true_counts]
     if any(c > _I64_SAFE for c in counts):
         raise InvalidInput("count is too large", code="invalid_count")
     if not counts:
         return []
-    measurement, _ = _laplace(1, eps, True)
+    measurement, _ = _laplace(n, eps, True)
     return [int(v) for v in measurement(counts)]
 
 
@@ -166,22 +181,23 @@ def noisy_count(true_count: int, epsilon: float) -> int:
 
 
 def noisy_sums(clamped_sums: Sequence[float], lower: float, upper: float,
-               epsilon: float) -> list[float]:
+               epsilon: float, contributions: int = 1) -> list[float]:
     """The clamped sums of the disjoint groups of one GROUP BY, each plus Laplace noise;
     ε covers all of them. Integer sums with integer bounds get integer noise and stay ints."""
     eps = check_epsilon(epsilon)
     lo, hi = check_bounds(lower, upper)
+    n = _contributions(contributions)
     values = [_finite("clamped_sum", v, "invalid_value") for v in clamped_sums]
     if not values:
         return []
     if _integer_sums(clamped_sums, lower, upper):
-        sensitivity = _sum_sensitivity(int(lower), int(upper), True)  # type: ignore[call-overload]
+        sensitivity = _sum_sensitivity(int(lower), int(upper), True) * n  # type: ignore[call-overload]
         exact = [int(v) for v in clamped_sums]  # type: ignore[call-overload]
         if sensitivity == 0:
             return exact  # type: ignore[return-value]
         measurement, _ = _laplace(sensitivity, eps, True)
         return [int(v) for v in measurement(exact)]
-    sensitivity = _sum_sensitivity(lo, hi, False)
+    sensitivity = _sum_sensitivity(lo, hi, False) * n
     if sensitivity == 0:
         return values
     measurement, _ = _laplace(sensitivity, eps, False)
@@ -207,10 +223,12 @@ class AvgRelease:
     upper: float
     epsilon: float
     integer: bool
+    contributions: int = 1
 
 
 def noisy_avg_releases(clamped_sums: Sequence[float], counts: Sequence[int], lower: float,
-                       upper: float, epsilon: float) -> list[AvgRelease]:
+                       upper: float, epsilon: float,
+                       contributions: int = 1) -> list[AvgRelease]:
     """AVG for each disjoint group: noisy_sums(ε/2) / noisy_counts(ε/2), clamped to
     [lower, upper]. `counts` are the numbers of values summed (COUNT(col), not COUNT(*)).
 
@@ -229,12 +247,12 @@ def noisy_avg_releases(clamped_sums: Sequence[float], counts: Sequence[int], low
         if not (lo * n - slack <= total <= hi * n + slack):
             raise InvalidInput("the sum is outside count × [lower, upper]: values were not "
                                "clamped", code="unclamped_sum")
-    sums = noisy_sums(clamped_sums, lower, upper, eps / 2)
-    noisy_ns = noisy_counts(ns, eps / 2)
+    sums = noisy_sums(clamped_sums, lower, upper, eps / 2, contributions)
+    noisy_ns = noisy_counts(ns, eps / 2, contributions)
     integer = _integer_sums(clamped_sums, lower, upper)
     return [AvgRelease(value=(lo + hi) / 2 if c < 1 else min(hi, max(lo, s / c)),
                        noisy_sum=s, noisy_count=c, lower=lo, upper=hi, epsilon=eps,
-                       integer=integer)
+                       integer=integer, contributions=contributions)
             for s, c in zip(sums, noisy_ns, strict=True)]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Integer
+from sqlalchemy import BigInteger, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shugu.db import Base, UTCDateTime, utcnow
@@ -21,5 +21,9 @@ class PrivacyBudget(Base):
     entitlement_id: Mapped[int] = mapped_column(ForeignKey("entitlements.id"), unique=True)
     total_micro_epsilon: Mapped[int] = mapped_column(BigInteger)
     spent_micro_epsilon: Mapped[int] = mapped_column(BigInteger, default=0)
+    # None: the total is for the entitlement's whole life; "daily"/"monthly": what was spent
+    # is forgotten at the start of each day/month (Beijing time), as the provider chose.
+    refresh: Mapped[str | None] = mapped_column(String(16), nullable=True, default=None)
+    period_start: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,9 +1,10 @@
 """Turning a DP plan's exact, clamped answer into the noisy table a consumer receives.
 
-The engine ran `DPPlan.gated` (ORDER BY/LIMIT removed, k threshold applied); here every
-COUNT/SUM/AVG output is replaced by its noisy release at `epsilon_each`, using the group-by
-forms so that all groups of one output cost ε once (parallel composition), and only then is
-the consumer's ORDER BY/LIMIT applied — to noisy values, which is post-processing.
+The engine ran `DPPlan.sql` (contributions bounded, values clamped, grouped); here the
+groups are released by a noisy threshold, every COUNT/SUM/AVG output is replaced by its
+noisy release at `epsilon_each` with the sensitivity of L rows per identity (one call per
+output over all groups: the groups are disjoint, so ε covers them together), and only then
+is the consumer's ORDER BY/LIMIT applied — to noisy values, which is post-processing.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlglot import exp
 
-from shugu.sandbox.dp import accuracy
+from shugu.sandbox.dp import accuracy, selection
 from shugu.sandbox.dp.mechanisms import noisy_avg_releases, noisy_counts, noisy_sums
 from shugu.sandbox.gate.check import DIALECT
-from shugu.sandbox.gate.dp_plan import DPPlan
+from shugu.sandbox.gate.dp_plan import IDS, DPPlan
 from shugu.sandbox.gate.errors import refuse
 
 
@@ -80,8 +81,26 @@ def _sums(table: pa.Table, column: str | None) -> list[Any]:
 
 def release(p: DPPlan, exact: pa.Table, order: Order) -> tuple[pa.Table, dict[str, Any]]:
     """The noisy answer and what to say about it: ε per output and 95% margins (COUNT: ±
-    on the count; SUM: ± on the clamped sum; AVG: none, its interval depends on the row)."""
-    eps = p.epsilon_each
+    on the count; SUM: ± on the clamped sum; AVG: none, its interval depends on the row).
+
+    Grouped answers first release their groups (dp.selection): only groups whose noisy
+    count of identities clears the threshold are kept, and their noisy counts are the
+    COUNT(DISTINCT identity) outputs."""
+    eps, n = p.epsilon_each, p.contributions
+    ids: list[int] | None = None
+    ids_margin: float | None = None
+    if p.grouped:
+        keys = [selection.key_of(row) for row in zip(*(exact.column(g).to_pylist()
+                                                       for g in p.groups), strict=True)]
+        # One unit touches at most L groups; with several dp tables, one unit of another
+        # table can move a group's distinct count by up to L too.
+        per_group = n if p.units > 1 else 1
+        kept = selection.select(keys, _ints(exact, IDS), eps, p.delta, n, per_group)
+        positions = [i for i, k in enumerate(keys) if k in kept]
+        exact = exact.take(pa.array(positions, pa.int64()))
+        ids = [kept[keys[i]] for i in positions]
+        ids_margin = accuracy.margin_of_scale(
+            selection.scale(eps, p.delta, n, per_group), integer=True)
     names: list[str] = []
     arrays: list[pa.Array] = []
     outputs: list[dict[str, Any]] = []
@@ -89,10 +108,17 @@ def release(p: DPPlan, exact: pa.Table, order: Order) -> tuple[pa.Table, dict[st
         info: dict[str, Any] = {"name": o.name, "kind": o.kind}
         names.append(o.name)
         if o.kind == "group":
-            arrays.append(exact.column(o.name).combine_chunks())
+            assert o.group is not None
+            arrays.append(exact.column(o.group).combine_chunks())
+        elif o.kind == "ids":
+            if ids is None:  # ungrouped: one more noisy count, one identity moves it by 1
+                ids = noisy_counts(_ints(exact, IDS), eps, p.units if p.units > 1 else 1)
+                ids_margin = accuracy.count_margin(eps, contributions=max(p.units, 1))
+            arrays.append(pa.array(ids, pa.int64()))
+            info["margin_95"] = ids_margin
         elif o.kind == "count":
-            arrays.append(pa.array(noisy_counts(_ints(exact, o.count), eps), pa.int64()))
-            info["margin_95"] = accuracy.count_margin(eps)
+            arrays.append(pa.array(noisy_counts(_ints(exact, o.count), eps, n), pa.int64()))
+            info["margin_95"] = accuracy.count_margin(eps, contributions=n)
         elif o.kind == "sum":
             assert o.lower is not None and o.upper is not None
             assert o.value is not None
@@ -102,16 +128,17 @@ def release(p: DPPlan, exact: pa.Table, order: Order) -> tuple[pa.Table, dict[st
                                                      and kind.scale == 0)) and \
                 all(isinstance(b, int) for b in (o.lower, o.upper))
             sums = _sums(exact, o.value)
-            values = noisy_sums([int(v) for v in sums] if integer else sums, o.lower,
-                                o.upper, eps)
+            values = noisy_sums([int(v) for v in sums] if integer else [float(v) for v in sums],
+                                o.lower, o.upper, eps, n)
             # Sums beyond ±2**62 take the float path (mechanisms._integer_sums).
             integer = integer and all(isinstance(v, int) for v in values)
             arrays.append(pa.array(values, pa.int64() if integer else pa.float64()))
-            info["margin_95"] = accuracy.sum_margin(o.lower, o.upper, eps, integer=integer)
+            info["margin_95"] = accuracy.sum_margin(o.lower, o.upper, eps, integer=integer,
+                                                    contributions=n)
         else:
             assert o.lower is not None and o.upper is not None
-            avgs = noisy_avg_releases(_sums(exact, o.value), _ints(exact, o.count), o.lower,
-                                      o.upper, eps)
+            avgs = noisy_avg_releases([float(v) for v in _sums(exact, o.value)],
+                                      _ints(exact, o.count), o.lower, o.upper, eps, n)
             arrays.append(pa.array([a.value for a in avgs], pa.float64()))
             info["margin_95"] = None
         if o.kind != "group":
@@ -124,4 +151,5 @@ def release(p: DPPlan, exact: pa.Table, order: Order) -> tuple[pa.Table, dict[st
         table = table.take(indices)
     if order.offset or order.limit is not None:
         table = table.slice(order.offset, order.limit)
-    return table, {"outputs": outputs}
+    return table, {"outputs": outputs, "delta": p.delta, "contributions": n,
+                   "groups_released_by": "noisy threshold" if p.grouped else None}

@@ -84,10 +84,15 @@ class DuckDBEngine:
         timer: threading.Timer | None = None
         try:
             files = [f for s in sources for f in s.files]
-            if files:
-                conn.execute(f"SET allowed_paths = [{', '.join(_quote(f) for f in files)}]")
-            for s in sources:
-                self._register(conn, s)
+            try:
+                if files:
+                    conn.execute(f"SET allowed_paths = [{', '.join(_quote(f) for f in files)}]")
+                for s in sources:
+                    self._register(conn, s)
+            except duckdb.Error:
+                # Our own files (a disk fault, a damaged copy): nothing the consumer wrote.
+                raise EngineRefused("the tables could not be opened; try again later or ask "
+                                    "the operator") from None
             for statement in ("SET enable_progress_bar = false",
                               "SET enable_external_access = false",
                               "SET allow_community_extensions = false",

@@ -20,6 +20,7 @@ from sqlglot.errors import ParseError, TokenError
 from shugu.sandbox.gate import threshold
 from shugu.sandbox.gate.catalog import PRIVATE_SCHEMA, Catalog, TableSpec
 from shugu.sandbox.gate.errors import Refused, SyntaxRefused, refuse
+from shugu.sandbox.gate.totality import total_select
 
 DIALECT = "duckdb"
 AGGREGATES: dict[type[exp.Expression], str] = {
@@ -66,32 +67,85 @@ class Gated:
         return [s for s in self.specs.values() if not s.private]
 
     def phase_a(self) -> str:
-        return threshold.phase_a(self.select, self.thresholds)
+        return threshold.phase_a(total_select(self.select), self.thresholds)
 
     def phase_b(self) -> str:
-        return threshold.phase_b(self.select, self.thresholds)
-
-    def count_groups(self) -> str:
-        return threshold.count_groups(self.select, self.thresholds)
+        return threshold.phase_b(total_select(self.select), self.thresholds)
 
     def identity_sets(self) -> str:
         return threshold.identity_sets(self.select, self.groups, self.thresholds)
 
     def plain(self) -> str:
-        """The query as written, over the engine views, without thresholds (DP mode)."""
-        return self.select.sql(dialect=DIALECT)
+        """The query as written, over the engine views, its scalar expressions made total,
+        without thresholds (restricted aggregation reads only cells of >= k identities)."""
+        return total_select(self.select).sql(dialect=DIALECT)
+
+
+# Limits checked before and right after parsing: the parser and every later walk over the
+# tree recurse, so a few thousand nested parentheses, NOTs or ORs would otherwise end in a
+# RecursionError (a 500) instead of a refusal.
+MAX_SQL_CHARS = 100_000
+MAX_TOKENS = 10_000
+MAX_NESTING = 64       # parentheses, and unary NOT/-/+ chains
+MAX_TREE_DEPTH = 120   # of the parsed tree (a chain of 1,000 ORs is 1,000 deep)
+
+
+def _too_complex(what: str) -> Refused:
+    return refuse("sql_too_complex", f"the SQL is too complex ({what}); simplify it",
+                  clause=None, rule="sql_size_limits")
+
+
+def _precheck(sql: str) -> None:
+    if len(sql) > MAX_SQL_CHARS:
+        raise _too_complex(f"more than {MAX_SQL_CHARS:,} characters")
+    try:
+        tokens = sqlglot.tokenize(sql, read=DIALECT)
+    except (ParseError, TokenError) as exc:
+        raise SyntaxRefused(f"the SQL does not parse: {str(exc).splitlines()[0][:300]}",
+                            code="sql_syntax", clause=None, column=None,
+                            rule="sql_must_parse") from None
+    if len(tokens) > MAX_TOKENS:
+        raise _too_complex(f"more than {MAX_TOKENS:,} tokens")
+    depth = unary = 0
+    for token in tokens:
+        kind = token.token_type.name
+        if kind == "L_PAREN":
+            depth += 1
+        elif kind == "R_PAREN":
+            depth -= 1
+        unary = unary + 1 if kind in ("NOT", "DASH", "PLUS", "TILDA") else 0
+        if depth + unary > MAX_NESTING:
+            raise _too_complex(f"nested more than {MAX_NESTING} levels")
+
+
+def _depth(tree: exp.Expression) -> int:
+    """The tree's depth, without recursion."""
+    deepest = 0
+    stack: list[tuple[exp.Expression, int]] = [(tree, 1)]
+    while stack:
+        node, d = stack.pop()
+        deepest = max(deepest, d)
+        if deepest > MAX_TREE_DEPTH:
+            return deepest
+        stack.extend((child, d + 1) for child in node.iter_expressions())
+    return deepest
 
 
 def parse(sql: str) -> exp.Expression:
+    _precheck(sql)
     try:
         statements = [s for s in sqlglot.parse(sql, read=DIALECT) if s is not None]
     except (ParseError, TokenError) as exc:
         raise SyntaxRefused(f"the SQL does not parse: {str(exc).splitlines()[0][:300]}",
                             code="sql_syntax", clause=None, column=None,
                             rule="sql_must_parse") from None
+    except RecursionError:
+        raise _too_complex("nested too deeply") from None
     if len(statements) != 1:
         raise refuse("multiple_statements", "send exactly one SELECT statement",
                      rule="one_statement")
+    if _depth(statements[0]) > MAX_TREE_DEPTH:
+        raise _too_complex(f"expressions nested more than {MAX_TREE_DEPTH} levels")
     return statements[0]
 
 
@@ -104,7 +158,12 @@ def check(sql: str, catalog: Catalog) -> Gated:
         kind = tree.key.upper() if not isinstance(tree, exp.Command) else str(tree.this)
         raise refuse("statement_not_allowed", f"only SELECT is allowed, not {kind}",
                      clause=kind, rule="select_only")
-    return _Checker(tree, catalog).run()
+    gated = _Checker(tree, catalog).run()
+    if gated.mode == "aggregate":
+        from shugu.sandbox.gate import restricted  # it builds on this module's Gated
+
+        restricted.check(gated)
+    return gated
 
 
 class _Checker:
@@ -160,7 +219,9 @@ class _Checker:
             raise refuse("no_product_table", "the query must read at least one product table",
                          clause="FROM", rule="product_table_required")
         modes = {t.rules.mode for t in providers.values() if t.rules is not None}
-        mode = "dp" if "dp" in modes else "templates" if "templates" in modes else "aggregate"
+        # A restricted-aggregation table is answered alone (restricted.check refuses any
+        # other table next to it); a dp table only with dp tables (dp_plan.plan).
+        mode = "dp" if "dp" in modes else "aggregate" if "aggregate" in modes else "templates"
         # Sorted by table, so two queries over the same tables line up column for column.
         thresholds = [threshold.Threshold(alias=a, identity=t.rules.identity,
                                           k=t.rules.min_identities, mask=t.mask)

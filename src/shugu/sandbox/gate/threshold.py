@@ -28,6 +28,7 @@ MAX_BUCKETS = 4096
 # Columns the engine's identity-mask copy adds (engine/identity_cache.py).
 MASK_COLUMN = "__shugu_m"
 BUCKET_COLUMN = "__shugu_b"
+RANK_COLUMN = "__shugu_r"
 MASK_BUCKETS = 4096
 
 
@@ -105,19 +106,6 @@ def phase_b(select: exp.Select, thresholds: list[Threshold]) -> str:
         UNDECIDED: "0",
         SUPPRESSED: f"COUNT(*) FILTER (WHERE NOT ({keep})) OVER ()",
     })
-
-
-def count_groups(select: exp.Select, thresholds: list[Threshold]) -> str:
-    """How many groups the query forms and how many of them pass (for an empty answer)."""
-    keep = _all([t.exact_keep() for t in thresholds])
-    inner = select.copy()
-    inner.set("expressions", [exp.alias_(_e(keep), "keep", quoted=True)])
-    inner.set("order", None)
-    inner.set("limit", None)
-    inner.set("offset", None)
-    inner.set("distinct", None)
-    return (f"SELECT COUNT(*) AS groups, COUNT(*) FILTER (WHERE keep) AS kept "
-            f"FROM ({inner.sql(dialect=DIALECT)}) AS g")
 
 
 def identity_sets(select: exp.Select, groups: list[exp.Expression],
