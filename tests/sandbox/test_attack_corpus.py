@@ -5,7 +5,9 @@ and PostgreSQL, against the same person-level table under the restricted aggrega
 Organised by the issue's seven classes (trackers inside aggregates, membership tests,
 dimension extremes, own-table amplification, oracles, differencing pairs, nesting) plus
 random sampling, HAVING trackers, ORDER BY/LIMIT, NULL tricks, smuggling identities and
-never-output columns, DP parameter abuse and averaging repeated DP answers.
+never-output columns, syntax that could hide a column from the gate (alias column lists,
+COLUMNS(*), CTEs, FROM-first...), DP parameter abuse, oracles on exact aggregates under DP,
+and averaging repeated DP answers (also concurrently) against the ε budget.
 
 An attack passes when every query answers 201 or a 4xx with a code that is on record, and
 - aggregate: no answer (nor any difference of two answers, nor a tracker's combination)
@@ -21,6 +23,7 @@ See tests/sandbox/corpus_world.py for the data and the checks.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -771,6 +774,36 @@ def averaging_is_stopped_by_the_budget(corpus: Corpus) -> None:
     assert b["spent_epsilon"] <= budget + 1e-9 and b["remaining_epsilon"] >= -1e-9, b
     assert len(answered) <= budget / 0.5
     http.close()
+
+
+def test_concurrent_queries_cannot_overspend(corpus: Corpus) -> None:
+    """Many colluding requests at once against a budget for four answers: at most four
+    noisy answers come back, the rest are refused with the budget's code, never a 5xx."""
+    budget, eps = 2.0, 0.5
+    other = corpus.orgs.new(["consumer"], "并发机构")
+    ent = api(corpus.provider, "POST", "/entitlements", json={
+        "consumer_org_id": other.org_id, "product": DP,  # type: ignore[attr-defined]
+        "modes": ["sandbox"], "quotas": {}})
+    api(corpus.provider, "PUT", f"/entitlements/{ent['id']}/privacy-budget",
+        json={"epsilon": budget})
+    sql = f"SELECT COUNT(*) AS v FROM {corpus.table('dp')} WHERE region = '杭州'"
+
+    def one(_: int) -> Outcome:
+        with corpus.http(other.token or "") as http:
+            return ask(http, sql, epsilon=eps)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outs = list(pool.map(one, range(12)))
+    answered = [o for o in outs if o.answered]
+    for o in outs:
+        if not o.answered:
+            assert o.status in (403, 409, 429), o.show()
+    assert len(answered) <= budget / eps, f"ESCAPE: {len(answered)} answers at ε={eps} " \
+                                          f"from a budget of {budget}"
+    with corpus.http(other.token or "") as http:
+        b = api(http, "GET", f"/entitlements/{ent['id']}/privacy-budget")
+    assert b["spent_epsilon"] <= budget + 1e-9, b
+    assert b["spent_epsilon"] == pytest.approx(eps * len(answered)), (b, len(answered))
 
 
 def test_refusals_are_on_record_never_as_successes(corpus: Corpus) -> None:
