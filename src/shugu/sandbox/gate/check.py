@@ -88,6 +88,7 @@ MAX_SQL_CHARS = 100_000
 MAX_TOKENS = 10_000
 MAX_NESTING = 64       # parentheses, and unary NOT/-/+ chains
 MAX_TREE_DEPTH = 120   # of the parsed tree (a chain of 1,000 ORs is 1,000 deep)
+MAX_LIMIT = 10**12
 
 
 def _too_complex(what: str) -> Refused:
@@ -339,9 +340,10 @@ class _Checker:
         allowed = isinstance(node, SCALARS + OPERATORS + LEAVES + STRUCTURE)
         if isinstance(node, exp.Limit | exp.Offset):
             value = node.expression if node.expression is not None else node.this
-            if not (isinstance(value, exp.Literal) and not value.is_string):
-                raise refuse("invalid_limit", "LIMIT and OFFSET take a number", clause=clause,
-                             rule="literal_limit")
+            if not (isinstance(value, exp.Literal) and value.is_int
+                    and 0 <= int(value.name) <= MAX_LIMIT):
+                raise refuse("invalid_limit", f"LIMIT and OFFSET take a whole number from 0 to "
+                             f"{MAX_LIMIT:,}", clause=clause, rule="literal_limit")
             return
         if isinstance(node, exp.Distinct) and agg is None:
             allowed = False
