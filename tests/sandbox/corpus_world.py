@@ -226,6 +226,7 @@ class Corpus:
     mine: dict[str, pa.Table] = field(repr=False)
     truth: duckdb.DuckDBPyConnection = field(repr=False)      # over the big cells
     everything: duckdb.DuckDBPyConnection = field(repr=False)  # over every row
+    consumer_org: int = 0
 
     def table(self, mode: str) -> str:
         return f'"{AGG if mode == "aggregate" else DP}".{TABLE}'
@@ -287,7 +288,8 @@ def _populate(backend: str, ex: Exchange, server: LiveServer) -> Corpus:
     big = big_cells(data)
     truth, everything = (_truth_db(big, mine), _truth_db(data, mine))
     return Corpus(backend, server, provider, consumer, orgs, data, big,
-                  Forbidden(forbidden_values(data)), ents, mine, truth, everything)
+                  Forbidden(forbidden_values(data)), ents, mine, truth, everything,
+                  cons.org_id)  # type: ignore[attr-defined]
 
 
 def _truth_db(rows: pa.Table, mine: dict[str, pa.Table]) -> duckdb.DuckDBPyConnection:

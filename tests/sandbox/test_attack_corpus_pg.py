@@ -17,6 +17,7 @@ from tests.sandbox.test_attack_corpus import (
     NESTING,
     Attack,
     averaging_is_stopped_by_the_budget,
+    concurrent_queries_cannot_overspend,
     delete_own_table_between_queries,
     judge,
     legitimate_aggregate,
@@ -52,6 +53,10 @@ def test_delete_own_table_between_queries(corpus: Corpus, mode: str) -> None:
 
 def test_averaging_is_stopped_by_the_budget(corpus: Corpus) -> None:
     averaging_is_stopped_by_the_budget(corpus)
+
+
+def test_concurrency_cannot_overspend(corpus: Corpus) -> None:
+    concurrent_queries_cannot_overspend(corpus)
 
 
 def test_legitimate_aggregates(corpus: Corpus) -> None:
