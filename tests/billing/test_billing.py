@@ -99,9 +99,11 @@ def test_cutoff_cannot_be_in_the_future(market: Market) -> None:
 
 
 def test_settlement_split_and_vouchers(market: Market, tmp_path: Path) -> None:
-    market.agree("one_time", 100_001)
+    # Queries before the one-time purchase: once it exists, it covers them (no marginal
+    # cost, docs/contracts.md) and the per-query plan has nothing to bill.
     market.agree("per_query", 500)
     market.query(profile_token(market.consumer, tmp_path), 2)
+    market.agree("one_time", 100_001)
     invoices = market.operator.run_billing(utcnow())
     assert len(invoices) == 2
     stl = market.operator.settle()
@@ -232,10 +234,10 @@ def test_billing_events_are_on_the_ledger(market: Market) -> None:
 def test_concurrent_billing_runs_never_bill_twice(market: Market, tmp_path: Path) -> None:
     import threading
 
+    market.agree("per_query", 7)
+    market.query(profile_token(market.consumer, tmp_path), 5)  # before the one-time plans
     for price in (100, 200, 300):
         market.agree("one_time", price)
-    market.agree("per_query", 7)
-    market.query(profile_token(market.consumer, tmp_path), 5)
     cutoff = utcnow()
     results: list[list[Any]] = []
     errors: list[str] = []

@@ -81,6 +81,16 @@ def test_own_table_duplicates_cannot_raise_a_contribution(tmp_path: Path) -> Non
     assert got[0]["__v2"] == 19 + 2 * 10
 
 
+def test_rows_are_bounded_among_the_rows_the_filter_keeps(tmp_path: Path) -> None:
+    """Each of 30 identities has five months; L = 2 but only month 1 is asked for: every
+    identity's month-1 row counts (choosing before the filter would lose most of them)."""
+    table = pa.table({"id": [f"i{i // 5}" for i in range(150)],
+                      "g": [i % 5 + 1 for i in range(150)], "v": [1.0] * 150})
+    p = plan(check("SELECT COUNT(*) AS n FROM ppp.t WHERE g = 1", catalog()))
+    got = run(p, [provider_source(tmp_path, table)]).to_pylist()[0]
+    assert got["__v0"] == 30
+
+
 def test_failing_expressions_yield_null_not_an_error(tmp_path: Path) -> None:
     table = pa.table({"id": [f"i{i}" for i in range(20)], "g": list(range(20)),
                       "v": [float(i) for i in range(20)]})

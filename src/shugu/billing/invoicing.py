@@ -25,7 +25,13 @@ from sqlalchemy.orm import Session
 
 from shugu.billing.models import Invoice, InvoiceLine
 from shugu.billing.money import BYTES_PER_GB, ROWS_UNIT, metered_amount
-from shugu.billing.periods import add_months, month_start, period_months, subscription_starts
+from shugu.billing.periods import (
+    add_months,
+    document_number,
+    month_start,
+    period_months,
+    subscription_starts,
+)
 from shugu.catalog.models import Product
 from shugu.contracts.models import Agreement
 from shugu.db import utcnow
@@ -140,7 +146,7 @@ def bill_agreement(session: Session, actor: str, agreement_id: int,
                       total_fen=total, status="issued", issued_at=utcnow(), ledger_seq=0)
     session.add(invoice)
     session.flush()
-    invoice.number = f"SG-INV-{invoice.issued_at.year}-{invoice.id:06d}"
+    invoice.number = document_number("SG-INV", invoice.issued_at, invoice.id)
     for line in lines:
         session.add(InvoiceLine(
             invoice_id=invoice.id, kind=line.kind, description=line.description,

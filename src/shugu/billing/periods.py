@@ -45,6 +45,14 @@ def subscription_starts(valid_from: datetime, period: str, until: datetime,
         k += 1
 
 
+def document_number(prefix: str, ts: datetime, ident: int) -> str:
+    """`PREFIX-YYYY-NNNNNN`: the year is ts's year in CST, the one calendar every number of
+    the exchange uses (agreements, invoices, settlements, vouchers), so a document made at
+    2026-12-31T16:30Z is numbered 2027, as the participants' own books date it. The
+    sequence is the row id: unique under any concurrency and not restarted each year."""
+    return f"{prefix}-{ts.astimezone(CST).year}-{ident:06d}"
+
+
 def month_label(ts: datetime) -> str:
     return ts.astimezone(CST).strftime("%Y-%m")
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from shugu.billing import splits, vouchers
 from shugu.billing.models import Invoice, Settlement, SettlementLine
+from shugu.billing.periods import document_number
 from shugu.db import utcnow
 from shugu.errors import Conflict
 from shugu.identity.principal import Principal
@@ -33,7 +34,8 @@ def settle(session: Session, principal: Principal, *, default_platform_bp: int,
                             created_at=utcnow(), ledger_seq=0)
     session.add(settlement)
     session.flush()
-    settlement.number = f"SG-STL-{settlement.created_at.year}-{settlement.id:06d}"
+    settlement.number = document_number("SG-STL", settlement.created_at,
+                                        settlement.id)
     lines = []
     for invoice in invoices:
         split = splits.for_product(session, invoice.product_id, default_platform_bp)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from shugu.billing import invoicing
 from shugu.billing.models import Invoice, Settlement, SettlementLine, Voucher
+from shugu.billing.periods import document_number
 from shugu.catalog.models import Product
 from shugu.contracts.models import Agreement
 from shugu.db import utcnow
@@ -64,7 +65,7 @@ def issue(session: Session, actor: str, invoice: Invoice, line: SettlementLine,
                       content={}, content_sha256="", ledger_seq=0, issued_at=utcnow())
     session.add(voucher)
     session.flush()
-    voucher.number = f"SG-VCH-{voucher.issued_at.year}-{voucher.id:06d}"
+    voucher.number = document_number("SG-VCH", voucher.issued_at, voucher.id)
     content = {
         "voucher": voucher.number,
         "issued_at": voucher.issued_at,

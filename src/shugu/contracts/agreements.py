@@ -4,12 +4,13 @@ terminating them and the delete-after-expiry duty."""
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shugu.billing.periods import document_number
 from shugu.catalog.models import Product
 from shugu.contracts import permissions, policy, schemas
 from shugu.contracts.models import Agreement, Negotiation
@@ -25,8 +26,6 @@ from shugu.ledger import service as ledger
 from shugu.pagination import Page, check_limit, decode_token, next_token
 from shugu.sandbox.dp import budget
 
-# Agreement numbers carry the year in Beijing time, as the exchange's paperwork does.
-BEIJING = timezone(timedelta(hours=8))
 PERIOD_MONTHS = {"month": 1, "year": 12}
 
 
@@ -75,7 +74,7 @@ def conclude(session: Session, n: Negotiation, *, actor: str) -> Agreement:
     session.add(a)
     session.flush()
     # The id gives a unique, gap-tolerant sequence without a counter table to contend on.
-    a.number = f"SG-AGR-{now.astimezone(BEIJING).year}-{a.id:06d}"
+    a.number = document_number("SG-AGR", now, a.id)
     quotas = {unit: q for unit, (q, _) in rules.quotas.items()}
     agreed_policy = {**n.terms["policy"], "@type": "Agreement", "uid": a.number,
                      "target": product.slug, "assigner": provider.uscc,
@@ -94,7 +93,7 @@ def conclude(session: Session, n: Negotiation, *, actor: str) -> Agreement:
     e = entitlements.create(session, actor=actor, consumer_org_id=consumer.id,
                             product=product, modes=terms["modes"], valid_from=start,
                             valid_until=until, quotas=Quotas(**quotas), source="agreement",
-                            agreement_id=a.id)
+                            agreement_id=a.id, plan=a.plan, unit_price_fen=a.price_fen)
     if terms["epsilon"] is not None:
         # The agreed ε is the entitlement's privacy budget for DP sandbox answers.
         budget.set_budget(session, e.id, terms["epsilon"], actor=actor)

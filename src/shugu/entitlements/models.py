@@ -34,6 +34,10 @@ class Entitlement(Base):
     # "direct" (granted by the provider) or "agreement" (made by a concluded negotiation).
     source: Mapped[str] = mapped_column(String(20), default="direct")
     agreement_id: Mapped[int | None] = mapped_column(Integer)
+    # What each use costs the consumer, copied from the agreement's price plan (None for a
+    # direct grant): decides which of several live entitlements a use is charged to.
+    plan: Mapped[str | None] = mapped_column(String(20))
+    unit_price_fen: Mapped[int | None] = mapped_column(BigInteger)
     granted_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

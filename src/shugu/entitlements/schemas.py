@@ -41,6 +41,9 @@ class EntitlementOut(BaseModel):
     used: Quotas
     source: str
     agreement_id: int | None
+    plan: str | None = Field(default=None, description="the agreement's price plan; null for "
+                             "a direct grant")
+    unit_price_fen: int | None = Field(default=None, description="the plan's price per unit")
     note: str | None
     created_at: datetime
     revoked_at: datetime | None

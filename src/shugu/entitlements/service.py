@@ -1,12 +1,24 @@
 """Granting, revoking, checking and debiting entitlements.
 
-Every delivery path (Delta Sharing now, the sandbox later) calls `live_entitlement` or
-`check_live` and `debit` inside the transaction that authorises its work, so a revocation or
-an exhausted quota takes effect at the very next request and concurrency cannot overspend.
+Every delivery path (Delta Sharing, the sandbox) calls `live_entitlement` (or `debit_live`)
+or `check_live` and `debit` inside the transaction that authorises its work, so a revocation
+or an exhausted quota takes effect at the very next request and concurrency cannot
+overspend.
+
+**Precedence.** A consumer may hold several live entitlements on one product (a subscription
+and a per-query plan, say). A use is charged to exactly one, chosen the same way on every
+path (`precedence`, `choose`): among the live entitlements that allow the delivery mode,
+those with room in every quota the use debits come first; among them the cheapest for the
+consumer — no marginal cost (a direct grant, a one-time purchase, a subscription, or a
+metered plan priced 0) before per-unit plans (per query, per 1,000 rows, per GB, each
+priced per its own unit), then the lower unit price, then the older entitlement. When none
+has room, the first by the same order is returned, so the debit refuses with
+`quota_exceeded` naming its quotas, and visibility never depends on quotas.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from sqlalchemy import or_, select, update
@@ -34,7 +46,7 @@ def create(
     session: Session, *, actor: str, consumer_org_id: int, product: Product, modes: list[str],
     valid_from: datetime | None, valid_until: datetime | None, quotas: schemas.Quotas,
     source: str, agreement_id: int | None = None, granted_by_user_id: int | None = None,
-    note: str | None = None,
+    note: str | None = None, plan: str | None = None, unit_price_fen: int | None = None,
 ) -> Entitlement:
     """The one way an entitlement comes to exist: a provider's grant or an agreement."""
     consumer = session.get(Organization, consumer_org_id)
@@ -53,7 +65,8 @@ def create(
     entitlement = Entitlement(
         consumer_org_id=consumer.id, product_id=product.id, modes=sorted(set(modes)),
         valid_from=start, valid_until=valid_until, source=source, agreement_id=agreement_id,
-        granted_by_user_id=granted_by_user_id, note=note, created_at=utcnow(),
+        granted_by_user_id=granted_by_user_id, note=note, created_at=utcnow(), plan=plan,
+        unit_price_fen=unit_price_fen,
         used_queries=0, used_rows=0, used_bytes=0, used_downloads=0,
         **{f"quota_{k}": getattr(quotas, k) for k in QUOTA_KINDS},
     )
@@ -146,26 +159,109 @@ def _live_clause(now: datetime) -> list[object]:
             or_(Entitlement.valid_until.is_(None), Entitlement.valid_until > now)]
 
 
+# Plans that charge the consumer per unit used; every other plan (and a direct grant) is
+# paid up front or free, so one more use of it costs nothing.
+METERED_PLANS = ("per_query", "per_1000_rows", "per_gb")
+# What one use debits at least, per mode: a sandbox query one query; a Delta Sharing
+# /query or /changes answer one query and one download (docs/sharing.md).
+BASE_NEED: dict[str, dict[str, int]] = {"share": {"queries": 1, "downloads": 1},
+                                        "sandbox": {"queries": 1}}
+
+
+def precedence(e: Entitlement) -> tuple[int, int, int]:
+    """Sort key, cheapest for the consumer first: (has a marginal cost, unit price, id)."""
+    price = e.unit_price_fen or 0
+    if e.plan in METERED_PLANS and price > 0:
+        return (1, price, e.id)
+    return (0, 0, e.id)
+
+
+def has_room(e: Entitlement, need: Mapping[str, int]) -> bool:
+    """Every quota the use debits (need > 0) is unlimited or holds `need` more."""
+    for kind, n in need.items():
+        quota = getattr(e, f"quota_{kind}")
+        if n > 0 and quota is not None and getattr(e, f"used_{kind}") + n > quota:
+            return False
+    return True
+
+
+def choose(candidates: list[Entitlement], need: Mapping[str, int]) -> Entitlement | None:
+    """The entitlement a use is charged to (see the module's docstring)."""
+    ordered = sorted(candidates, key=precedence)
+    for e in ordered:
+        if has_room(e, need):
+            return e
+    return ordered[0] if ordered else None
+
+
+def _need(mode: str, **extra: int) -> dict[str, int]:
+    need = dict(BASE_NEED.get(mode, {"queries": 1}))
+    for kind, n in extra.items():
+        need[kind] = need.get(kind, 0) + n
+    return need
+
+
+def _writing(session: Session) -> bool:
+    """Is this session a write transaction (runtime.Exchange.transaction)?"""
+    return bool(session.get_bind().get_execution_options().get("shugu_writer"))
+
+
 def live_products(session: Session, org_id: int, mode: str) -> list[tuple[Entitlement, Product]]:
-    """Products the organisation may use in `mode` now, one (newest) entitlement each."""
+    """Products the organisation may use in `mode` now, each with the entitlement one use
+    would be charged to (`choose` with the mode's base need)."""
     now = utcnow()
     rows = session.execute(
         select(Entitlement, Product).join(Product, Product.id == Entitlement.product_id)
         .where(Entitlement.consumer_org_id == org_id, *_live_clause(now))  # type: ignore[arg-type]
-        .order_by(Product.slug, Entitlement.id.desc())
+        .order_by(Product.slug, Entitlement.id)
     ).all()
-    seen: dict[int, tuple[Entitlement, Product]] = {}
+    grouped: dict[int, tuple[Product, list[Entitlement]]] = {}
     for e, p in rows:
-        if mode in e.modes and p.id not in seen:
-            seen[p.id] = (e, p)
-    return list(seen.values())
+        if mode in e.modes:
+            grouped.setdefault(p.id, (p, []))[1].append(e)
+    need = _need(mode)
+    out = []
+    for p, candidates in grouped.values():
+        chosen = choose(candidates, need)
+        assert chosen is not None
+        out.append((chosen, p))
+    return out
 
 
-def live_entitlement(session: Session, org_id: int, product_id: int, mode: str) -> Entitlement:
-    for e, p in live_products(session, org_id, mode):
-        if p.id == product_id:
-            return e
-    raise Forbidden(f"no live {mode} entitlement to this product", code="not_entitled")
+def live_entitlement(session: Session, org_id: int, product_id: int, mode: str, *,
+                     rows: int = 0, bytes: int = 0) -> Entitlement:
+    """The live entitlement a use of the product in `mode` is charged to: room for the
+    mode's base need plus `rows` and `bytes`, cheapest first (module docstring).
+
+    Inside a write transaction the candidates are locked (SELECT ... FOR UPDATE, in id
+    order) and read afresh, so the choice and the debit that follows in the same
+    transaction see the same quotas: two concurrent uses never both pick the last unit of
+    one entitlement while another has room. (SQLite's write transactions are serial.)"""
+    return _choose_live(session, org_id, product_id, mode, _need(mode, rows=rows, bytes=bytes))
+
+
+def debit_live(session: Session, org_id: int, product_id: int, mode: str, *,
+               queries: int = 0, rows: int = 0, bytes: int = 0,
+               downloads: int = 0) -> Entitlement:
+    """Choose the entitlement for exactly this use and debit it, both in the caller's write
+    transaction; returns the entitlement charged, for the usage records."""
+    need = {"queries": queries, "rows": rows, "bytes": bytes, "downloads": downloads}
+    e = _choose_live(session, org_id, product_id, mode, need)
+    return debit(session, e.id, **need)
+
+
+def _choose_live(session: Session, org_id: int, product_id: int, mode: str,
+                 need: Mapping[str, int]) -> Entitlement:
+    query = (select(Entitlement)
+             .where(Entitlement.consumer_org_id == org_id, Entitlement.product_id == product_id,
+                    *_live_clause(utcnow()))  # type: ignore[arg-type]
+             .order_by(Entitlement.id))
+    if _writing(session):
+        query = query.with_for_update().execution_options(populate_existing=True)
+    chosen = choose([e for e in session.scalars(query) if mode in e.modes], need)
+    if chosen is None:
+        raise Forbidden(f"no live {mode} entitlement to this product", code="not_entitled")
+    return chosen
 
 
 def check_live(session: Session, entitlement_id: int, mode: str) -> Entitlement:
@@ -224,5 +320,6 @@ def to_out(session: Session, e: Entitlement) -> schemas.EntitlementOut:
         created_at=e.created_at, revoked_at=e.revoked_at, revoke_reason=e.revoke_reason,
         quotas=schemas.Quotas(**{k: getattr(e, f"quota_{k}") for k in QUOTA_KINDS}),
         used=schemas.Quotas(**{k: getattr(e, f"used_{k}") for k in QUOTA_KINDS}),
+        plan=e.plan, unit_price_fen=e.unit_price_fen,
         live=e.revoked_at is None and (e.valid_until is None or utcnow() < e.valid_until),
     )

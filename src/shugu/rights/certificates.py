@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shugu.billing.periods import document_number
 from shugu.catalog.models import Product, Revision
 from shugu.db import utcnow
 from shugu.identity.models import Organization
@@ -46,7 +47,7 @@ def issue(session: Session, *, key: PlatformKey, actor: str, platform: Organizat
     session.add(cert)
     session.flush()
     # The id is unique under any concurrency, so the number needs no counter of its own.
-    cert.number = f"{NUMBER_PREFIX}-{now.year}-{cert.id:06d}"
+    cert.number = document_number(NUMBER_PREFIX, now, cert.id)  # the exchange's one calendar
     content: dict[str, Any] = {
         "number": cert.number,
         "title": {"zh": "数据知识产权登记证书", "en": "Data Intellectual Property Registration "

@@ -132,7 +132,9 @@ class AccuracyIn(BaseModel):
 class QueryIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    sql: str = Field(min_length=1, max_length=100_000)
+    # Longer than the gate's own limit, so that over-long SQL is refused by the gate with
+    # sql_too_complex and kept on record like every refusal.
+    sql: str = Field(min_length=1, max_length=1_000_000)
     epsilon: float | None = Field(default=None, gt=0, le=10, allow_inf_nan=False,
                                   description="DP tables: ε this answer may spend (default "
                                   "the tables' ε per query, at most their maximum)")

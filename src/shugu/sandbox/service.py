@@ -303,11 +303,14 @@ def estimate_query(ex: Exchange, principal: Principal, sql: str, *,
             if p.grouped else None}
 
 
-def _dp_entitlements(ctx: Context, gated: Gated) -> list[int]:
-    """The entitlements whose budgets a DP answer spends: one per product with a dp table."""
-    return sorted({ctx.entitlement_of[ctx.product_of[spec.ref].id]
-                   for spec in gated.provider_specs
-                   if spec.rules is not None and spec.rules.mode == "dp"})
+def _dp_entitlements(ctx: Context, gated: Gated,
+                     used: dict[str, int] | None = None) -> list[int]:
+    """The entitlements whose budgets a DP answer spends: one per product with a dp table
+    (`used`: the ones the answer is charged to, chosen in its own transaction)."""
+    products = {ctx.product_of[spec.ref].id for spec in gated.provider_specs
+                if spec.rules is not None and spec.rules.mode == "dp"}
+    return sorted(used[str(p)] if used is not None else ctx.entitlement_of[p]
+                  for p in products)
 
 
 def _precheck_quota(s: Session, ctx: Context, gated: Gated) -> None:
@@ -362,7 +365,7 @@ def _record(ex: Exchange, principal: Principal, sql: str, ctx: Context, gated: G
     try:
         with ex.transaction() as s:
             used = {str(product.id): entitlements.live_entitlement(
-                s, principal.org_id, product.id, permissions.MODE).id
+                s, principal.org_id, product.id, permissions.MODE, rows=table.num_rows).id
                 for product in products.values()}
             q = SandboxQuery(
                 consumer_org_id=principal.org_id, user_id=principal.user_id, entitlements=used,
@@ -384,7 +387,7 @@ def _record(ex: Exchange, principal: Principal, sql: str, ctx: Context, gated: G
                 # the whole transaction, so nothing is recorded, billed or released.
                 left = {str(e): budget.spend(s, e, plan.epsilon, actor=principal.actor,
                                              purpose=f"sandbox_query:{q.id}")
-                        for e in _dp_entitlements(ctx, gated)}
+                        for e in _dp_entitlements(ctx, gated, used)}
                 table, released = release(plan, table, order)
                 dp_info = {"epsilon": plan.epsilon, "epsilon_each": plan.epsilon_each,
                            "remaining_epsilon": left, **released}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -215,17 +216,33 @@ class QueryIn(BaseModel):
     endingVersion: int | None = None
 
 
-def _signer_for(request: Request, ref: shares.TableRef) -> tuple[lines.Sign, int]:
+def _signer_for(request: Request, ref: shares.TableRef,
+                entitlement_id: int) -> tuple[lines.Sign, int]:
     ex = _exchange(request)
     st = _state(request)
     expires = int(time.time()) + _url_ttl(ex)
     base = _base_url(request)
 
     def sign(f: FileAction, encoded: str) -> str:
-        return st.signer.url(base, FileGrant(ref.table_id, ref.entitlement_id, expires, f.path),
+        return st.signer.url(base, FileGrant(ref.table_id, entitlement_id, expires, f.path),
                              encoded)
 
     return sign, expires * 1000
+
+
+def _charged(request: Request, ref: shares.TableRef,
+             build: Callable[[lines.Sign, int], list[str]],
+             charge: Callable[[int], int]) -> list[str]:
+    """The answer's file lines, charged: built with URLs for the entitlement resolved at
+    lookup, then charged (`charge(number of files)` chooses the entitlement in its write
+    transaction), and rebuilt in the rare case the charge went to another entitlement (the
+    answer's rows, or a concurrent use, changed which one has room): a URL must carry the
+    entitlement its bytes are charged to."""
+    body = build(*_signer_for(request, ref, ref.entitlement_id))
+    charged = charge(len(body))
+    if charged != ref.entitlement_id:
+        body = build(*_signer_for(request, ref, charged))
+    return body
 
 
 def _limit(items: list[tuple[FileAction, str, str]],
@@ -271,23 +288,26 @@ def query_table(request: Request, share: str, schema: str, table: str, who: Prin
             items = [i for i in items if id(i[0]) in keep]
     if body.limitHint is not None:
         items = _limit(items, body.limitHint)
-    sign, expires_ms = _signer_for(request, ref)
     delta = _delta_format(request)
     if delta:
         head = [lines.delta_protocol_line(snap),
                 lines.delta_metadata_line(snap, version=version if travelled else None)]
-        file_lines = lines.delta_file_lines(items, lines.delta_prepared(snap), sign, expires_ms)
     else:
         head = [lines.PROTOCOL_LINE,
                 lines.metadata_line(snap, version=version if travelled else None)]
-        file_lines = lines.file_lines(items, sign, expires_ms)
+
+    def build(sign: lines.Sign, expires_ms: int) -> list[str]:
+        if delta:
+            return lines.delta_file_lines(items, lines.delta_prepared(snap), sign, expires_ms)
+        return lines.file_lines(items, sign, expires_ms)
+
     # Rows come from the files' own statistics: what the consumer receives, before any
     # filtering on its side. A file written without statistics counts as 0 rows.
     rows = sum(i[0].num_records() or 0 for i in items)
-    usage.charge_query(ex, who, ref, operation="query", version=version, files=len(file_lines),
-                       rows=rows, detail={"predicate_applied": applied,
-                                          "limit_hint": body.limitHint,
-                                          "format": "delta" if delta else "parquet"})
+    file_lines = _charged(request, ref, build, lambda files: usage.charge_query(
+        ex, who, ref, operation="query", version=version, files=files, rows=rows,
+        detail={"predicate_applied": applied, "limit_hint": body.limitHint,
+                "format": "delta" if delta else "parquet"}))
     return _table_response("\n".join([*head, *file_lines]) + "\n", version, delta)
 
 
@@ -334,27 +354,27 @@ def table_changes(
                            f"{start}", code="cdf_not_enabled")
     last = log.snapshot(ref.directory, end)
     commits = [log.commit(ref.directory, v) for v in range(start, end + 1)]
-    sign, expires_ms = _signer_for(request, ref)
     delta = _delta_format(request)
     if delta:
         # The kernel rebuilds a Delta log from these lines; it needs the metadata line to
         # carry the starting version.
         head = [lines.delta_protocol_line(last),
                 lines.delta_metadata_line(first, version=start, with_size=False)]
-        body = lines.delta_change_lines(commits, sign, expires_ms)
         historical = [lines.delta_metadata_line(
             Snapshot(c.version, c.timestamp, c.metadata, last.protocol, []), version=c.version,
             with_size=False) for c in commits if c.metadata is not None and c.version > start]
     else:
         head = [lines.PROTOCOL_LINE, lines.metadata_line(last, with_size=False)]
-        body = lines.change_lines(commits, sign, expires_ms)
         historical = [lines.metadata_line(
             Snapshot(c.version, c.timestamp, c.metadata, last.protocol, []), version=c.version,
             with_size=False) for c in commits if c.metadata is not None and c.version > start
         ] if _truthy(include_historical_metadata) else []
-    usage.charge_query(ex, who, ref, operation="changes", version=end, files=len(body),
-                       detail={"starting_version": start, "ending_version": end,
-                               "format": "delta" if delta else "parquet"})
+    build = lines.delta_change_lines if delta else lines.change_lines
+    body = _charged(request, ref, lambda sign, expires_ms: build(commits, sign, expires_ms),
+                    lambda files: usage.charge_query(
+                        ex, who, ref, operation="changes", version=end, files=files,
+                        detail={"starting_version": start, "ending_version": end,
+                                "format": "delta" if delta else "parquet"}))
     return _table_response("\n".join([*head, *body, *historical]) + "\n", start, delta)
 
 

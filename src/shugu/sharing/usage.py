@@ -2,7 +2,11 @@
 
 A query (/query or /changes) is authorised, debited, recorded and written to the ledger in
 one write transaction, after its answer has been computed and before it is sent: a revoked
-entitlement or an exhausted quota refuses the query, and no answer leaves unaccounted.
+entitlement or an exhausted quota refuses the query, and no answer leaves unaccounted. Each
+such answer is one query and one *download* (it hands out the file URLs of a table's data),
+plus the rows its files hold; the entitlement charged is chosen in that transaction
+(`entitlements.debit_live`: room first, cheapest for the consumer next), and its id is the
+one the answer's file URLs carry, so the bytes read through them are charged to it too.
 
 File bytes of a Range request are debited before they are sent: the client asked for
 exactly that many, so the quota can refuse the request and a dropped connection is charged
@@ -30,20 +34,25 @@ from shugu.sharing.signer import FileGrant
 QUERY_KIND = "share.query"
 BYTES_KIND = "share.bytes"
 ROWS_KIND = "share.rows"
+DOWNLOAD_KIND = "share.download"
 
 
 def charge_query(ex: Exchange, principal: Principal, ref: TableRef, *, operation: str,
-                 version: int, files: int, detail: dict[str, Any], rows: int = 0) -> None:
+                 version: int, files: int, detail: dict[str, Any], rows: int = 0) -> int:
+    """Charge one answer; returns the id of the entitlement charged."""
     with ex.transaction() as s:
-        e = entitlements.live_entitlement(s, principal.org_id, ref.product_id, MODE)
-        e = entitlements.debit(s, e.id, queries=1, rows=rows)
+        e = entitlements.debit_live(s, principal.org_id, ref.product_id, MODE, queries=1,
+                                    rows=rows, downloads=1)
         payload = {"operation": operation, "table": ref.name, "version": version,
                    "files": files, "rows": rows, "entitlement_id": e.id, **detail}
         metering.record(s, e, QUERY_KIND, 1, payload)
+        metering.record(s, e, DOWNLOAD_KIND, 1, {"operation": operation, "table": ref.name,
+                                                 "version": version, "files": files})
         if rows:
             metering.record(s, e, ROWS_KIND, rows, {"table": ref.name, "version": version})
         ledger.append(s, actor=principal.actor, action=QUERY_KIND,
                       subject=f"product:{ref.slug}/table:{ref.name}", payload=payload)
+        return e.id
 
 
 def authorise_bytes(ex: Exchange, grant: FileGrant, n: int) -> None:

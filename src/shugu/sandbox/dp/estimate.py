@@ -16,6 +16,8 @@ from shugu.errors import Unprocessable
 from shugu.sandbox.dp import accuracy, selection
 from shugu.sandbox.gate.dp_plan import DPPlan, Output
 
+MAX_EPSILON = 100.0  # above any table's maximum per query (10)
+
 
 def _margin_function(p: DPPlan, o: Output,
                      confidence: float) -> Callable[[float], float] | None:
@@ -58,8 +60,10 @@ def epsilon_for(p: DPPlan, margin: float, confidence: float) -> float:
                             "chosen; give epsilon instead", code="accuracy_not_applicable")
     for f in functions:
         e = max(f(1.0) / margin, 1e-9)
-        for _ in range(2000):
-            if f(e) <= margin:
+        # Laplace margins are proportional to 1/ε: a few rounding steps at most. Beyond any
+        # ε a table allows, the plan refuses it (epsilon_too_large).
+        for _ in range(200):
+            if e > MAX_EPSILON or f(e) <= margin:
                 break
             e *= 1.01
         needed = max(needed, e)

@@ -62,7 +62,7 @@ def _number(select: exp.Select, arg: str) -> int | None:
     if node is None:
         return None
     value = node.expression if isinstance(node, (exp.Limit, exp.Offset)) else node
-    if isinstance(value, exp.Literal) and value.is_int:
+    if isinstance(value, exp.Literal) and value.is_int and 0 <= int(value.name) <= 10**12:
         return int(value.name)
     raise refuse("invalid_limit", f"{arg.upper()} must be a whole number", clause=arg.upper(),
                  rule="dp_aggregates")

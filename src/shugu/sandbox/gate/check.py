@@ -88,6 +88,7 @@ MAX_SQL_CHARS = 100_000
 MAX_TOKENS = 10_000
 MAX_NESTING = 64       # parentheses, and unary NOT/-/+ chains
 MAX_TREE_DEPTH = 120   # of the parsed tree (a chain of 1,000 ORs is 1,000 deep)
+MAX_LIMIT = 10**12
 
 
 def _too_complex(what: str) -> Refused:
@@ -250,6 +251,11 @@ class _Checker:
                 raise refuse("table_not_allowed", f"name tables as <product>.<table> or "
                              f"mine.<table>, not {node.sql(dialect=DIALECT)!r}",
                              clause="FROM", rule="entitled_tables_only", table=node.sql())
+            alias = node.args.get("alias")
+            if alias is not None and alias.args.get("columns"):
+                raise refuse("clause_not_allowed", "column lists in a table alias are not "
+                             "allowed; use the table's own column names", clause="FROM",
+                             rule="allowed_clauses")
             for arg in ("joins", "pivots", "laterals", "sample", "version", "when", "changes"):
                 if node.args.get(arg):
                     raise refuse("clause_not_allowed", f"{arg} on a table is not allowed",
@@ -339,9 +345,10 @@ class _Checker:
         allowed = isinstance(node, SCALARS + OPERATORS + LEAVES + STRUCTURE)
         if isinstance(node, exp.Limit | exp.Offset):
             value = node.expression if node.expression is not None else node.this
-            if not (isinstance(value, exp.Literal) and not value.is_string):
-                raise refuse("invalid_limit", "LIMIT and OFFSET take a number", clause=clause,
-                             rule="literal_limit")
+            if not (isinstance(value, exp.Literal) and value.is_int
+                    and 0 <= int(value.name) <= MAX_LIMIT):
+                raise refuse("invalid_limit", f"LIMIT and OFFSET take a whole number from 0 to "
+                             f"{MAX_LIMIT:,}", clause=clause, rule="literal_limit")
             return
         if isinstance(node, exp.Distinct) and agg is None:
             allowed = False

@@ -9,8 +9,9 @@ The plan rewrites the consumer's query into one the engine runs:
    (they belong to no unit that could be bounded);
 2. bounding: every identity keeps at most L rows (`dp.max_rows_per_identity`), chosen at
    random, AFTER the joins — so a consumer's own table that repeats an identity, or weights
-   it, cannot raise its contribution. A single table reads the rank fixed in the engine's
-   per-version copy (a filter, no window); joins rank again after joining;
+   it, cannot raise its contribution; the L rows are chosen among the rows the query keeps
+   (after WHERE), so filters do not bias answers. A whole single table (no WHERE) reads the
+   rank fixed in the engine's per-version copy (a filter, no window);
 3. aggregates per group: the distinct identities (for the group's release), COUNT, and
    SUM of values clamped to the column's declared bounds.
 
@@ -134,8 +135,11 @@ def plan(gated: Gated, epsilon: float | None = None) -> DPPlan:
             continue
         outputs.append(_aggregate(gated, body, name, i, rows, aggregates, identity, specs))
 
-    single = len(gated.specs) == 1
-    if not single:  # which L rows of an identity stay: at random, after the joins
+    # Which L rows of an identity stay is decided among the rows the query keeps (after its
+    # joins and WHERE), at random. A whole single table reads the rank fixed in the engine's
+    # per-version copy instead: a filter, no window.
+    single = len(gated.specs) == 1 and select.args.get("where") is None
+    if not single:
         rows.append(exp.alias_(exp.Anonymous(this="RANDOM"), "__shuffle", quoted=True))
     inner = exp.Select(expressions=rows)
     inner.set("from_", (select.args.get("from_") or select.args.get("from")).copy())
@@ -146,7 +150,7 @@ def plan(gated: Gated, epsilon: float | None = None) -> DPPlan:
     where = select.args.get("where")
     if where is not None:
         conditions.insert(0, make_total(where.this.copy()))
-    if single:  # the per-version copy's rank: a filter instead of a window
+    if single:
         alias = specs[0][0]
         conditions.append(exp.LTE(this=exp.column(RANK_COLUMN, table=alias, quoted=True),
                                   expression=exp.Literal.number(bound)))
