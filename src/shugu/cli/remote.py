@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 from pydantic import BaseModel
+from rich.cells import cell_len
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
@@ -32,6 +33,10 @@ class Remote:
 
 
 state = Remote()
+# Columns holding identifiers that a reader copies: printed whole, whatever the width.
+KEY_COLUMNS = frozenset({"slug", "id", "number", "product", "certificate", "voucher_number",
+                         "invoice_number"})
+MIN_FOLDED = 4
 
 
 @contextmanager
@@ -70,12 +75,30 @@ def show(value: BaseModel | list[BaseModel], columns: list[str] | None = None) -
         console.print("(none)")
         return
     names = columns or list(rows[0].model_dump().keys())
+    cells = [[_cell(row.model_dump(mode="json").get(n)) for n in names] for row in rows]
+    # Identifiers (slugs, numbers) are what a reader copies into the next command: never
+    # cut. Other columns fold; if even that cannot fit the terminal, one block per row.
+    keys = [i for i, n in enumerate(names) if n in KEY_COLUMNS]
+    widths = [max(cell_len(n), *(cell_len(line[i]) for line in cells)) for i, n in
+              enumerate(names)]
+    need = sum(widths[i] for i in keys) + MIN_FOLDED * (len(names) - len(keys)) \
+        + 3 * len(names) + 1
+    if need > console.width:
+        for i, line in enumerate(cells):
+            if i:
+                console.print()
+            for name, cell in zip(names, line, strict=True):
+                console.print(f"[bold]{name}[/bold]: {escape(cell)}", soft_wrap=True,
+                              highlight=False)
+        return
     table = Table()
-    for name in names:
-        table.add_column(name)
-    for row in rows:
-        data = row.model_dump(mode="json")
-        table.add_row(*(_cell(data.get(n)) for n in names))
+    for i, name in enumerate(names):
+        if i in keys:
+            table.add_column(name, no_wrap=True, min_width=widths[i])
+        else:
+            table.add_column(name, overflow="fold")
+    for line in cells:
+        table.add_row(*line)
     console.print(table)
 
 

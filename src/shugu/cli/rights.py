@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from shugu.cli.remote import as_utc, client, show, state
+from shugu.cli.remote import _all, as_utc, client, show, state
 from shugu.rights import certfile
 from shugu.rights import fingerprint as fp
 
@@ -220,6 +220,13 @@ def register(app: typer.Typer) -> None:
             show(c.registrations(notices=notices, status=status).items,
                  ["id", "kind", "status", "product", "certificate", "notice_end",
                   "issued_certificate"])
+
+    @reg.command("notices")
+    def reg_notices() -> None:
+        """The public notice (公示): registrations open to objections now (no token needed)."""
+        with client() as c:
+            items = list(_all(lambda t: c.public_notices(page_token=t)))
+        show(items, ["id", "kind", "data_name", "applicant", "product", "objection_deadline"])
 
     @reg.command("show")
     def reg_show(registration_id: int) -> None:
