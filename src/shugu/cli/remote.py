@@ -118,6 +118,14 @@ def _secret(label: str, secret: str) -> None:
         console.print(f"[bold green]{label}[/bold green] (shown only once): [bold]{secret}[/bold]")
 
 
+def _read_password() -> str:
+    """Prompt on the terminal; from a pipe (scripts, `echo $PW | shugu login NAME`), the
+    first line of standard input."""
+    if sys.stdin is not None and not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    return getpass.getpass("password: ")
+
+
 def register(app: typer.Typer) -> None:
     @app.callback()
     def _options(
@@ -130,11 +138,19 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def login(username: str, password: Annotated[str | None, typer.Option(
-            help="password (prompted when omitted)")] = None) -> None:
+            help="password (prompted when omitted; read from standard input when that is "
+                 "not a terminal)")] = None,
+              print_token: Annotated[bool, typer.Option(
+                  "--print-token", help="print only the token, for "
+                  "export SHUGU_TOKEN=$(shugu login NAME --print-token)")] = False,
+              ) -> None:
         """Exchange a username and password for an API token."""
-        password = password or getpass.getpass("password: ")
+        password = password or _read_password()
         with client() as c:
             created = c.login(username, password)
+        if print_token:
+            sys.stdout.write(created.secret + "\n")
+            return
         show(created.token)
         _secret("token", created.secret)
         if not state.as_json:
@@ -150,11 +166,20 @@ def register(app: typer.Typer) -> None:
         roles: Annotated[str, typer.Option(help="comma-separated: provider,consumer,...")],
         admin: Annotated[str, typer.Option(help="username of the organisation's admin")],
         name_en: Annotated[str | None, typer.Option()] = None,
+        print_token: Annotated[bool, typer.Option(
+            "--print-token", help="print only the admin's API token, for "
+            "export TOKEN=$(shugu org create ... --print-token)")] = False,
     ) -> None:
         """Register an organisation with its first admin user and token."""
         with client() as c:
             created = c.create_organization(uscc, name, [r.strip() for r in roles.split(",")],
                                             admin, name_en=name_en)
+        if print_token:
+            sys.stdout.write(created.token.secret + "\n")
+            if created.admin_password:
+                err.print(f"password of {created.admin.username} (shown only once): "
+                          f"{created.admin_password}", highlight=False)
+            return
         show(created.organization)
         if created.admin_password:
             _secret(f"password of {created.admin.username}", created.admin_password)

@@ -300,6 +300,19 @@ def register(app: typer.Typer) -> None:
                 else ("" if value is None else str(value))
             out.print(f"[bold]{key}[/bold]: {escape(text)}", highlight=False)
 
+    @cert.command("list")
+    def cert_list(quiet: Annotated[bool, typer.Option(
+            "-q", "--quiet", help="only the numbers, newest first, one per line")] = False,
+    ) -> None:
+        """Your organisation's certificates (the operator: all)."""
+        with client() as c:
+            items = list(_all(lambda t: c.certificates(page_token=t)))
+        if quiet:
+            for found in sorted(items, key=lambda x: (x.issued_at, x.number), reverse=True):
+                sys.stdout.write(found.number + "\n")
+            return
+        show(items, ["number", "status", "product", "issued_at", "valid_until"])
+
     @cert.command("status")
     def cert_status(number: str) -> None:
         """The public status (no token needed)."""
