@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import timedelta
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
