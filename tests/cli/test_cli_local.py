@@ -22,7 +22,7 @@ def env_for(data_dir: Path) -> dict[str, str]:
     return env
 
 
-def wait_for(url: str, proc: subprocess.Popen[str], seconds: float = 60) -> None:
+def wait_for(url: str, proc: subprocess.Popen[str], seconds: float = 180) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -2,7 +2,7 @@
 a time, in one shell session whose variables (export X=...) carry over, against a server
 the commands themselves start.
 
-What the runner changes, and nothing else: `pip install .` is skipped (the test runs in an
+What the runner changes, and nothing else: `pip install ...` is skipped (the test runs in an
 installed environment); the port 8000 in the text becomes a free one (the server is told
 through SHUGU_PORT); a line that starts a server in the background (`... &`) is started by
 the runner, which waits until the server answers; every command gets the operator's

@@ -38,8 +38,8 @@ def test_readme_quickstart_runs_as_written(tmp_path: Path) -> None:
     shell = Shell(cwd=work, env=base_env(tmp_path, port), port=port)
     try:
         for command in quickstart():
-            if command == "pip install .":
-                continue
+            if command.startswith("pip install "):
+                continue  # the test runs in an installed environment
             output = shell.run(command)
             if " serve " in command:
                 found = re.search(r"password: (\S+)", output)
