@@ -25,7 +25,7 @@ def references(html: str) -> list[str]:
 
 @pytest.mark.parametrize("page", ["/api/v1/docs", "/api/v1/redoc"])
 def test_docs_pages_name_no_other_origin(server: LiveServer, page: str) -> None:
-    answer = httpx.get(server.url + page)
+    answer = httpx.get(server.url + page, timeout=60)
     assert answer.status_code == 200 and "text/html" in answer.headers["content-type"]
     html = answer.text
     assert "http://" not in html and "https://" not in html and "cdn" not in html.lower()
@@ -33,15 +33,15 @@ def test_docs_pages_name_no_other_origin(server: LiveServer, page: str) -> None:
     assert urls, html
     for url in urls:
         assert url.startswith("/") and not url.startswith("//"), url
-        loaded = httpx.get(server.url + url)
+        loaded = httpx.get(server.url + url, timeout=60)
         assert loaded.status_code == 200, url
         assert len(loaded.content) > 100, url
         suffix = re.search(r"\.[a-z]+$", url)
         if suffix and suffix.group(0) in TYPES:
             assert TYPES[suffix.group(0)] in loaded.headers["content-type"], url
-    # The assets live under one path of the API; nothing else is served from there.
-    assert httpx.get(f"{server.url}/api/v1/docs-assets/../../health").status_code in (200, 404)
-    assert httpx.get(f"{server.url}/api/v1/docs-assets/nope.js").status_code == 404
+    # The assets live under one path of the API, and nothing but them.
+    missing = httpx.get(f"{server.url}/api/v1/docs-assets/nope.js", timeout=60)
+    assert missing.status_code == 404
 
 
 def test_swagger_ui_renders_with_the_network_cut_off(server: LiveServer,
