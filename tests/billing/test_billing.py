@@ -310,9 +310,10 @@ def test_times_without_a_zone_are_refused(market: Market) -> None:
     headers = {"Authorization": f"Bearer {market.operator.token}"}
     base = f"{market.server.url}/api/v1"
     for path in ("/billing/runs", "/settlements"):
-        r = httpx.post(base + path, json={"until": "2026-11-01T00:00:00"}, headers=headers)
+        r = httpx.post(base + path, json={"until": "2026-11-01T00:00:00"}, headers=headers,
+                       timeout=60)
         assert (r.status_code, r.json()["error"]["code"]) == (422, "invalid_request")
     r = httpx.get(base + "/billing/cost-items.csv", params={"start": "2026-11-01T00:00:00"},
-                  headers={"Authorization": f"Bearer {market.consumer.token}"})
+                  headers={"Authorization": f"Bearer {market.consumer.token}"}, timeout=60)
     assert r.status_code == 422
     assert market.operator.invoices(role="all").items == []

@@ -322,11 +322,11 @@ def test_consumers_search_over_http(provider: Client, consumer: Client, operator
             call()
         assert (info.value.status, info.value.code) == (400, code)
     # The catalogue is public: the same answer without a token; a bad token is still 401.
-    anonymous = httpx.get(f"{server.url}/api/v1/search", params={"q": "用电"})
+    anonymous = httpx.get(f"{server.url}/api/v1/search", params={"q": "用电"}, timeout=60)
     assert anonymous.status_code == 200
     assert [h["slug"] for h in anonymous.json()["items"]] == ["power-use"]
     forged = httpx.get(f"{server.url}/api/v1/search", params={"q": "用电"},
-                       headers={"Authorization": "Bearer shg_x_y"})
+                       headers={"Authorization": "Bearer shg_x_y"}, timeout=60)
     assert (forged.status_code, forged.json()["error"]["code"]) == (401, "token_invalid")
 
 

@@ -44,7 +44,8 @@ def test_serve_prints_first_start_login_and_answers(tmp_path: Path, db_url: str)
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         wait_for(f"http://127.0.0.1:{port}/api/v1/health", proc)
-        spec = httpx.get(f"http://127.0.0.1:{port}/api/v1/openapi.json").json()
+        # The first OpenAPI build takes seconds on a loaded machine: no short timeout.
+        spec = httpx.get(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=120).json()
         assert "/api/v1/products/{slug}/tables/{table}/data" in spec["paths"]
         assert "/api/v1/search" in spec["paths"]
     finally:

@@ -83,7 +83,7 @@ def test_operator_pages_refuse_everyone_else(server: LiveServer, exchange: Excha
                        "/operator/registrations/1/review", "/operator/objections/1/resolve"):
             assert web.post(action, data={"csrf_token": csrf}).status_code == 404, action
     # Signed out: the sign-in page.
-    with httpx.Client(base_url=server.url) as anonymous:
+    with httpx.Client(base_url=server.url, timeout=60) as anonymous:
         assert anonymous.get("/operator/listings").status_code == 303
 
 

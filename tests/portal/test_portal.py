@@ -42,8 +42,13 @@ def test_sign_in_sets_a_safe_session_cookie(signup: Signup, web: httpx.Client) -
     assert home.status_code == 200 and member.username in home.text
 
     # A forged cookie is no session.
-    with httpx.Client(base_url=str(web.base_url), cookies={"shugu_session": "shg_x_y"}) as c:
+    with httpx.Client(base_url=str(web.base_url), cookies={"shugu_session": "shg_x_y"},
+                      timeout=60) as c:
         assert c.get("/account").status_code == 303
+        # On a public page the visitor is anonymous and the dead cookie is dropped.
+        public = c.get("/")
+        assert public.status_code == 200 and 'action="/logout"' not in public.text
+        assert 'shugu_session=""' in public.headers.get("set-cookie", "")
 
 
 def test_open_redirects_are_refused(signup: Signup, web: httpx.Client) -> None:
@@ -83,10 +88,11 @@ def test_sign_out_revokes_the_session(signup: Signup, web: httpx.Client,
     assert out.status_code == 303 and out.headers["location"] == "/login"
     assert "shugu_session" not in web.cookies
     # Replaying the old cookie gets nothing, on the portal or the API.
-    with httpx.Client(base_url=server.url, cookies={"shugu_session": secret}) as c:
+    with httpx.Client(base_url=server.url, cookies={"shugu_session": secret}, timeout=60) as c:
         assert c.get("/account").status_code == 303
     assert httpx.get(f"{server.url}/api/v1/tokens",
-                     headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+                     headers={"Authorization": f"Bearer {secret}"},
+                     timeout=60).status_code == 401
 
 
 def test_language_switch_renders_english(signup: Signup, web: httpx.Client) -> None:

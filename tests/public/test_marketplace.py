@@ -95,12 +95,13 @@ def test_a_token_given_must_be_valid(server: LiveServer, market: dict[str, Any],
                                      tmp_path: Any) -> None:
     for bearer, code in (("shg_x_y", "token_invalid"), ("nonsense", "token_invalid")):
         answer = httpx.get(f"{server.url}/api/v1/search", params={"q": "用电"},
-                           headers={"Authorization": f"Bearer {bearer}"})
+                           headers={"Authorization": f"Bearer {bearer}"}, timeout=60)
         assert code_of(answer) == (401, code)
     # A Delta Sharing token is for Delta Sharing only, also on public reads.
     profile = market["bank"].sharing_profile("p")
     answer = httpx.get(f"{server.url}/api/v1/products/power-use",
-                       headers={"Authorization": f"Bearer {profile['bearerToken']}"})
+                       headers={"Authorization": f"Bearer {profile['bearerToken']}"},
+                       timeout=60)
     assert code_of(answer) == (403, "token_scope")
     # Signed in, the bank also sees the offer made for it; the provider its draft.
     with Client(server.url, market["bank"].token) as bank:
@@ -133,7 +134,7 @@ def test_the_public_notice(server: LiveServer, operator: Client, orgs: Orgs,
         assert [n.id for n in anonymous.public_notices().items] == [reg_id]
     # Objecting needs an account.
     refused = httpx.post(f"{server.url}/api/v1/registrations/{reg_id}/objections",
-                         json={"reason": "异议"})
+                         json={"reason": "异议"}, timeout=60)
     assert refused.status_code == 401
     assert bank.file_objection(reg_id, "数据来源存疑").status == "open"
     # When the notice ends it leaves the public list.

@@ -113,6 +113,14 @@ async def logout(request: Request, ex: ExchangeDep) -> Response:
     return response
 
 
+def _public(request: Request, who: object, response: Response) -> Response:
+    """A public page seen without a live session: a dead session cookie (expired, revoked,
+    forged) is dropped, as the sign-in redirect does on the other pages."""
+    if who is None and sessions.session_secret(request):
+        response.delete_cookie(sessions.SESSION_COOKIE, path="/")
+    return response
+
+
 @router.get("/")
 def catalog(request: Request, ex: ExchangeDep, q: str = "", category: str = "",
             tag: str = "", page_token: str | None = None) -> Response:
@@ -126,8 +134,8 @@ def catalog(request: Request, ex: ExchangeDep, q: str = "", category: str = "",
         mine = products.list_products(s, who, who.org_id, PAGE_SIZE, None).items \
             if who is not None and "provider" in who.org_roles else []
     mine = [p for p in mine if p.status != "listed"]
-    return render(request, "catalog.html", who=who, page=page, mine=mine, q=q,
-                  category=category, tag=tag)
+    return _public(request, who, render(request, "catalog.html", who=who, page=page,
+                                        mine=mine, q=q, category=category, tag=tag))
 
 
 @router.get("/products/{slug}")
@@ -156,9 +164,9 @@ def product(slug: str, request: Request, ex: ExchangeDep) -> Response:
     except NotFound:
         return render(request, "error.html", 404, who=who, title="notfound.title",
                       body="notfound.body")
-    return render(request, "product.html", who=who, product=out, listing=listing,
-                  offers=offer_list, certificates=certs, rights=RIGHTS, sample=preview,
-                  sample_withheld=withheld)
+    return _public(request, who, render(
+        request, "product.html", who=who, product=out, listing=listing, offers=offer_list,
+        certificates=certs, rights=RIGHTS, sample=preview, sample_withheld=withheld))
 
 
 @router.get("/notices")
@@ -168,7 +176,7 @@ def public_notices(request: Request, ex: ExchangeDep, page_token: str | None = N
     who = sessions.principal(ex, request)
     with ex.read() as s:
         page = notices.open_notices(s, PAGE_SIZE, page_token)
-    return render(request, "notices.html", who=who, page=page)
+    return _public(request, who, render(request, "notices.html", who=who, page=page))
 
 
 @router.post("/notices/{registration_id}/objections")
