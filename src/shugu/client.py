@@ -665,6 +665,17 @@ class Client:
     def platform_key(self) -> rights.PlatformKeyOut:
         return self._get(rights.PlatformKeyOut, "/public/platform-key")
 
+    def public_notices(self, *, limit: int | None = None,
+                       page_token: str | None = None) -> Page[rights.PublicNotice]:
+        """Registrations in public notice (公示) now, with their objection deadline (no
+        token needed)."""
+        return self._get(Page[rights.PublicNotice], "/public/notices", limit=limit,
+                         page_token=page_token)
+
+    def product_certificates(self, slug: str) -> list[rights.PublicStatus]:
+        """The public status of a product's certificates (a listed product: no token)."""
+        return self._list(list[rights.PublicStatus], f"/products/{slug}/certificates")
+
     def register_pledge(self, number: str, pledgee_org_id: int, amount_fen: int,
                         term_end: datetime, *, term_start: datetime | None = None,
                         note: str | None = None) -> rights.PledgeOut:

@@ -321,8 +321,13 @@ def test_consumers_search_over_http(provider: Client, consumer: Client, operator
         with pytest.raises(ShuguAPIError) as info:
             call()
         assert (info.value.status, info.value.code) == (400, code)
-    anonymous = httpx.get(f"{server.url}/api/v1/search", params={"q": "用电"})
-    assert anonymous.status_code == 401
+    # The catalogue is public: the same answer without a token; a bad token is still 401.
+    anonymous = httpx.get(f"{server.url}/api/v1/search", params={"q": "用电"}, timeout=60)
+    assert anonymous.status_code == 200
+    assert [h["slug"] for h in anonymous.json()["items"]] == ["power-use"]
+    forged = httpx.get(f"{server.url}/api/v1/search", params={"q": "用电"},
+                       headers={"Authorization": "Bearer shg_x_y"}, timeout=60)
+    assert (forged.status_code, forged.json()["error"]["code"]) == (401, "token_invalid")
 
 
 WORDS_ZH = ["浙江", "杭州", "企业", "居民", "用电量", "用水量", "碳排放", "信用评分", "月度",

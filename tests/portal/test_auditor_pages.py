@@ -45,7 +45,7 @@ def test_auditor_pages_refuse_everyone_else(server: LiveServer, signup: Signup) 
             response = web.post(action, data={"csrf_token": csrf, "file": "{}",
                                               "bundle": "{}"})
             assert response.status_code == 404, action
-    with httpx.Client(base_url=server.url) as anonymous:
+    with httpx.Client(base_url=server.url, timeout=60) as anonymous:
         assert anonymous.get("/auditor/ledger/tree-head.json").status_code == 303
 
 

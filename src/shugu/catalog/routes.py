@@ -7,7 +7,7 @@ from typing import Literal
 from fastapi import APIRouter, Request, status
 from fastapi.concurrency import run_in_threadpool
 
-from shugu.api.deps import ExchangeDep, PrincipalDep
+from shugu.api.deps import ExchangeDep, PrincipalDep, ViewerDep
 from shugu.catalog import products, schemas, search, uploads
 from shugu.catalog.ingest.options import IngestOptions
 from shugu.catalog.ingest.service import ingest_file
@@ -27,7 +27,7 @@ def create_product(
 
 @router.get("/products", response_model=Page[schemas.ProductOut])
 def list_products(
-    ex: ExchangeDep, who: PrincipalDep, provider_org_id: int | None = None,
+    ex: ExchangeDep, who: ViewerDep, provider_org_id: int | None = None,
     limit: int | None = None, page_token: str | None = None,
 ) -> Page[schemas.ProductOut]:
     with ex.read() as s:
@@ -35,7 +35,9 @@ def list_products(
 
 
 @router.get("/products/{slug}", response_model=schemas.ProductOut)
-def get_product(slug: str, ex: ExchangeDep, who: PrincipalDep) -> schemas.ProductOut:
+def get_product(slug: str, ex: ExchangeDep, who: ViewerDep) -> schemas.ProductOut:
+    """Listed products are public (no token needed); others only to their provider and
+    operators, and 404 to anyone else."""
     with ex.read() as s:
         return products.product_out(s, products.get_product(s, who, slug))
 
@@ -115,10 +117,11 @@ def revoke_revision(
 
 @router.get("/search", response_model=Page[schemas.ProductHit])
 def search_products(
-    ex: ExchangeDep, who: PrincipalDep, q: str = "", provider_org_id: int | None = None,
+    ex: ExchangeDep, who: ViewerDep, q: str = "", provider_org_id: int | None = None,
     category: str | None = None, tag: str | None = None, limit: int | None = None,
     page_token: str | None = None,
 ) -> Page[schemas.ProductHit]:
+    """Search the listed products (public: no token needed)."""
     with ex.read() as s:
         return search.search(s, q=q, provider_org_id=provider_org_id, category=category,
                              tag=tag, limit=limit, page_token=page_token)

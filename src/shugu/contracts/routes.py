@@ -6,7 +6,7 @@ from typing import Literal
 
 from fastapi import APIRouter, status
 
-from shugu.api.deps import ExchangeDep, PrincipalDep
+from shugu.api.deps import ExchangeDep, PrincipalDep, ViewerDep
 from shugu.contracts import agreements, negotiation, offers, schemas
 from shugu.pagination import Page
 
@@ -24,13 +24,14 @@ def create_offer(slug: str, body: schemas.OfferIn, ex: ExchangeDep,
 
 
 @router.get("/products/{slug}/offers", response_model=list[schemas.OfferOut])
-def list_offers(slug: str, ex: ExchangeDep, who: PrincipalDep) -> list[schemas.OfferOut]:
+def list_offers(slug: str, ex: ExchangeDep, who: ViewerDep) -> list[schemas.OfferOut]:
+    """A listed product's public offers (no token needed), plus those private to the caller."""
     with ex.read() as s:
         return [offers.to_out(s, o) for o in offers.list_for_product(s, who, slug)]
 
 
 @router.get("/offers/{offer_id}", response_model=schemas.OfferOut)
-def get_offer(offer_id: int, ex: ExchangeDep, who: PrincipalDep) -> schemas.OfferOut:
+def get_offer(offer_id: int, ex: ExchangeDep, who: ViewerDep) -> schemas.OfferOut:
     with ex.read() as s:
         return offers.to_out(s, offers.get(s, who, offer_id))
 

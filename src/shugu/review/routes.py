@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from shugu.api.deps import ExchangeDep, PrincipalDep
+from shugu.api.deps import ExchangeDep, PrincipalDep, ViewerDep
 from shugu.catalog.schemas import SampleOut
 from shugu.pagination import Page
 from shugu.review import sample, schemas, service
@@ -23,7 +23,9 @@ def submit(slug: str, ex: ExchangeDep, who: PrincipalDep) -> schemas.ListingOut:
 
 
 @router.get("/products/{slug}/listing", response_model=schemas.ListingOut)
-def show(slug: str, ex: ExchangeDep, who: PrincipalDep) -> schemas.ListingOut:
+def show(slug: str, ex: ExchangeDep, who: ViewerDep) -> schemas.ListingOut:
+    """A listed product's quality report is public; the whole review only for the provider
+    and operators."""
     with ex.read() as s:
         return service.product_listing(s, who, slug)
 

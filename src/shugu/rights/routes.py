@@ -7,9 +7,10 @@ from fastapi import APIRouter, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse
 
-from shugu.api.deps import ExchangeDep, PrincipalDep
+from shugu.api.deps import ExchangeDep, PrincipalDep, ViewerDep
 from shugu.catalog import uploads
 from shugu.catalog.ingest.errors import StorageInconsistent
+from shugu.catalog.permissions import visible_product
 from shugu.errors import NotFound
 from shugu.pagination import Page, check_limit, decode_token, next_token
 from shugu.rights import (
@@ -17,6 +18,7 @@ from shugu.rights import (
     documents,
     fingerprints,
     html,
+    notices,
     pledges,
     registrations,
     schemas,
@@ -246,6 +248,35 @@ def public_certificate_status(number: str, ex: ExchangeDep) -> schemas.PublicSta
     """Anyone, without logging in: the certificate's current status and encumbrances."""
     with ex.read() as s:
         return certificates.public_status(s, perm.find_certificate(s, number))
+
+
+@router.get("/products/{slug}/certificates", response_model=list[schemas.PublicStatus])
+def product_certificates(slug: str, ex: ExchangeDep,
+                         who: ViewerDep) -> list[schemas.PublicStatus]:
+    """The public status of a visible product's certificates, newest first (a listed
+    product's: no token needed)."""
+    with ex.read() as s:
+        product = visible_product(s, who, slug)
+        return [certificates.public_status(s, c) for c in certificates.for_product(s, product.id)]
+
+
+@router.get("/public/notices", response_model=Page[schemas.PublicNotice])
+def public_notices(ex: ExchangeDep, limit: int | None = None,
+                   page_token: str | None = None) -> Page[schemas.PublicNotice]:
+    """Anyone: registrations in public notice (公示) now, with the objection deadline.
+    Filing an objection (POST /registrations/{id}/objections) needs an account."""
+    with ex.read() as s:
+        return notices.open_notices(s, limit, page_token)
+
+
+@router.get("/public/notices/{registration_id}", response_model=schemas.PublicNotice)
+def public_notice(registration_id: int, ex: ExchangeDep) -> schemas.PublicNotice:
+    with ex.read() as s:
+        found = notices.open_notice(s, registration_id)
+    if found is None:
+        raise NotFound(f"registration {registration_id} is not in public notice",
+                       code="notice_not_found")
+    return found
 
 
 @router.get("/public/platform-key", response_model=schemas.PlatformKeyOut)

@@ -214,6 +214,29 @@ class PublicStatus(BaseModel):
     checked_at: datetime
 
 
+class PublicNotice(BaseModel):
+    """What a public notice (公示) publishes about a registration, to anyone."""
+
+    id: int
+    kind: str
+    data_name: str
+    applicant: str
+    applicant_uscc: str
+    product: str | None = Field(description="the product's slug, when it is listed")
+    product_title: str | None
+    rights: list[RightOut]
+    source_kind: str | None
+    source_description: str | None
+    algorithm_rules: str | None
+    scenario: str | None
+    update_period: str | None
+    fingerprint_root: str | None
+    certificate: str | None = Field(description="the certificate acted on (not initial)")
+    notice_start: datetime
+    objection_deadline: datetime = Field(
+        description="end of the notice: objections are accepted until then")
+
+
 class PlatformKeyOut(BaseModel):
     key_id: str
     public_key: str
