@@ -139,7 +139,7 @@ class _Verifier:
         # stored ones, and they still count when an attacker deleted the stored copies.
         self.trusted = sorted(trusted, key=lambda h: h.size, reverse=True)
         self.public_key = public_key
-        self.key_id = key_id_of(_b64(public_key)) if public_key else None
+        self.key_id = key_id_of(_b64(public_key)) if public_key is not None else None
         self.nodes = nodes
         self.level_iters: dict[int, Iterator[tuple[int, bytes]]] = {}
         self.report = Report()
