@@ -162,7 +162,8 @@ def bulk_append(ex: Exchange, total: int, *, batch: int = 50_000,
                 sign_every: int = 250_000) -> None:
     """Grow the ledger to `total` events as `ledger.append` would, but in bulk.
 
-    Same leaf bytes (events.leaf_data_v2 over a salted commitment), same frontier and nodes (merkle.frontier_append),
+    Same leaf bytes (events.leaf_data_v2 over a salted commitment), same frontier and
+    nodes (merkle.frontier_append),
     same stored forms (SQLAlchemy's SQLite text for timestamps, JSON for the frontier);
     only the per-event round trips and per-row type processing are gone, by handing
     sqlite3 plain tuples. Tree heads are signed by the real tree_heads code along the way.

@@ -85,8 +85,8 @@ def _old_ledger(url: str, key: PlatformKey) -> None:
                 "INSERT INTO ledger_events (seq, ts, actor, action, subject, payload, "
                 "payload_hash, leaf_hash) VALUES (:s, :ts, :a, :ac, :su, :p, :h, :l)"),
                 {"s": seq, "ts": ts if not url.startswith("sqlite")
-                 else "2025-01-01 00:00:00.000000", "a": actor, "ac": action, "su": subject, "p": body,
-                 "h": p_hash, "l": leaf})
+                 else "2025-01-01 00:00:00.000000", "a": actor, "ac": action,
+                 "su": subject, "p": body, "h": p_hash, "l": leaf})
             for level, idx, h in nodes:
                 conn.execute(text("INSERT INTO ledger_nodes (level, idx, hash) "
                                   "VALUES (:l, :i, :h)"), {"l": level, "i": idx, "h": h})

@@ -35,6 +35,15 @@ class EventOut(BaseModel):
     opening: OpeningOut | None = Field(default=None, description="present only for the "
                                        "event's parties, the operator and auditors")
 
+    # Shorthands for the SDK user reading their own events (None when not disclosed).
+    @property
+    def payload(self) -> dict[str, Any] | None:
+        return self.opening.payload if self.opening is not None else None
+
+    @property
+    def actor(self) -> str | None:
+        return self.opening.actor if self.opening is not None else None
+
 
 class SignedTreeHead(BaseModel):
     size: int
