@@ -141,3 +141,30 @@ def test_refusals(server: LiveServer, operator: Client) -> None:
     ):
         err = api_error(call)
         assert (err.status, err.code) == (status, code), err
+
+
+def test_openings_refusals_and_garbage(server: LiveServer, operator: Client) -> None:
+    size = operator.tree_head().size
+    err = api_error(lambda: operator.openings(tree_size=size + 7))
+    assert (err.status, err.code) == (404, "tree_head_not_found")
+    for bad in (-1, 2**63, 10**30):
+        err = api_error(lambda bad=bad: operator.openings(tree_size=bad))  # type: ignore[misc]
+        assert err.status == 422, err
+    err = api_error(lambda: operator.openings(limit=0))
+    assert (err.status, err.code) == (400, "invalid_limit")
+    # A bundle against the current head verifies; nonsense is a verdict, never a 5xx.
+    bundle = operator.openings(limit=2)
+    assert len(bundle["items"]) == 2 and bundle["next_page_token"]
+    rest = operator.openings(limit=100, page_token=bundle["next_page_token"],
+                             tree_size=bundle["tree_head"]["size"])
+    assert [i["event"]["seq"] for i in bundle["items"] + rest["items"]] == list(range(size))
+    anonymous = Client(server.url)
+    assert anonymous.verify_openings(bundle).ok
+    for garbage in ({}, {"format": "shugu-ledger-openings/1"},
+                    {**bundle, "tree_head": []}, {**bundle, "items": [1, "x", None]},
+                    {**bundle, "items": [{"event": {"seq": True}, "opening": {},
+                                          "audit_path": "zz"}]},
+                    {**bundle, "tree_head": {**bundle["tree_head"], "size": 10**40}}):
+        verdict = anonymous.verify_openings(garbage)
+        assert not verdict.ok and verdict.checks
+    anonymous.close()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shugu.api.deps import ExchangeDep, PrincipalDep, get_principal
@@ -28,6 +28,7 @@ router = APIRouter(prefix="/ledger", tags=["ledger"])
 _bearer = HTTPBearer(auto_error=False, description="optional: an API token discloses the "
                      "openings of your organisation's events")
 MAX_BUNDLE = 100  # openings per bundle page: each carries an O(log n) audit path
+MAX_SEQ = 2**63 - 1  # the largest seq or size a BIGINT column holds
 
 
 def optional_principal(
@@ -89,7 +90,8 @@ def get_event(seq: int, ex: ExchangeDep, who: ViewerDep) -> schemas.EventOut:
 
 
 @router.get("/events/{seq}/opening", response_model=schemas.EventOut)
-def get_opening(seq: int, ex: ExchangeDep, who: PrincipalDep) -> schemas.EventOut:
+def get_opening(seq: Annotated[int, Path(ge=0, le=MAX_SEQ)], ex: ExchangeDep,
+                who: PrincipalDep) -> schemas.EventOut:
     """One event with its opening: 403 `not_a_party` unless your organisation is a party
     to it (the operator and auditors read all)."""
     with ex.read() as s:
@@ -124,9 +126,10 @@ def consistency(
 def opening_bundle(
     ex: ExchangeDep, who: PrincipalDep, action: str | None = None,
     subject: str | None = None,
-    tree_size: int | None = Query(default=None, description="a size with a signed tree "
-                                  "head (default: the current one, signed now if needed); "
-                                  "pass the first page's to get every page against it"),
+    tree_size: int | None = Query(default=None, ge=0, le=MAX_SEQ,
+                                  description="a size with a signed tree head (default: the "
+                                  "current one, signed now if needed); pass the first "
+                                  "page's to get every page against it"),
     limit: int | None = Query(default=None, description=f"at most {MAX_BUNDLE}"),
     page_token: str | None = None,
 ) -> schemas.OpeningBundle:
