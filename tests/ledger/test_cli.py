@@ -154,3 +154,15 @@ def test_public_key_from_the_data_dir(ledger_ex: Exchange) -> None:
                                  str(ledger_ex.settings.resolved_data_dir())])
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == ledger_ex.key.public_b64
+
+
+def test_database_with_an_unsigned_tail(ledger_ex: Exchange) -> None:
+    from shugu.ledger import service as ledger
+
+    with ledger_ex.transaction() as s:
+        ledger.append(s, actor="system", action="late.event", subject="thing:late", payload={})
+    result = runner.invoke(app, ["ledger", "verify", *db_args(ledger_ex)])
+    assert result.exit_code == 0 and "no signature covers them yet" in result.output
+    result = runner.invoke(app, ["ledger", "verify", *db_args(ledger_ex),
+                                 "--public-key", ledger_ex.key.public_b64])
+    assert result.exit_code == 1 and "unsigned_end" in result.output, result.output
