@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials
+from fastapi.security.utils import get_authorization_scheme_param
 
 from shugu.api.deps import ExchangeDep, PrincipalDep, get_principal
 from shugu.errors import InvalidInput, NotFound
@@ -25,21 +26,25 @@ from shugu.pagination import Page, check_limit
 
 router = APIRouter(prefix="/ledger", tags=["ledger"])
 
-_bearer = HTTPBearer(auto_error=False, description="optional: an API token discloses the "
-                     "openings of your organisation's events")
 MAX_BUNDLE = 100  # openings per bundle page: each carries an O(log n) audit path
 MAX_SEQ = 2**63 - 1  # the largest seq or size a BIGINT column holds
 
 
-def optional_principal(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal | None:
-    """No token: anonymous. A token that is there must be valid (401 otherwise)."""
-    return None if credentials is None else get_principal(request, credentials)
+def optional_principal(request: Request) -> Principal | None:
+    """No token: anonymous. A token that is there must be valid (401 otherwise).
+
+    The header is read here rather than through the HTTPBearer dependency, which would mark
+    the token as required in the OpenAPI document; OPTIONAL_TOKEN declares it optional."""
+    scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
+    if not token:
+        return None
+    return get_principal(request, HTTPAuthorizationCredentials(scheme=scheme or "Bearer",
+                                                               credentials=token))
 
 
 ViewerDep = Annotated[Principal | None, Depends(optional_principal)]
+# OpenAPI: the token is optional here (no requirement, or the bearer one).
+OPTIONAL_TOKEN: dict[str, Any] = {"security": [{}, {"HTTPBearer": []}]}
 
 
 def event_out(e: browse.Event) -> schemas.EventOut:
@@ -66,7 +71,7 @@ def public_key(ex: ExchangeDep) -> schemas.PublicKey:
     return schemas.PublicKey(key_id=ex.key.key_id, public_key=ex.key.public_b64)
 
 
-@router.get("/events", response_model=Page[schemas.EventOut])
+@router.get("/events", response_model=Page[schemas.EventOut], openapi_extra=OPTIONAL_TOKEN)
 def list_events(
     ex: ExchangeDep, who: ViewerDep, action: str | None = None, subject: str | None = None,
     mine: bool = Query(default=False, description="only events your organisation is a "
@@ -83,7 +88,7 @@ def list_events(
                                   next_page_token=next_token, total=total)
 
 
-@router.get("/events/{seq}", response_model=schemas.EventOut)
+@router.get("/events/{seq}", response_model=schemas.EventOut, openapi_extra=OPTIONAL_TOKEN)
 def get_event(seq: int, ex: ExchangeDep, who: ViewerDep) -> schemas.EventOut:
     with ex.read() as s:
         return event_out(browse.event(s, browse.Viewer.of(who), seq))
