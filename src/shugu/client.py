@@ -440,7 +440,9 @@ class Client:
         subject: str | None = None,
         limit: int | None = None,
         page_token: str | None = None,
+        mine: bool = False,
     ) -> Page[ledger.EventOut]:
+        """Events, public form; with the opening where your organisation is a party."""
         return self._get(
             Page[ledger.EventOut],
             "/ledger/events",
@@ -448,10 +450,26 @@ class Client:
             subject=subject,
             limit=limit,
             page_token=page_token,
+            mine="true" if mine else None,
         )
 
     def event(self, seq: int) -> ledger.EventOut:
         return self._get(ledger.EventOut, f"/ledger/events/{seq}")
+
+    def opening(self, seq: int) -> ledger.EventOut:
+        """One event with its opening (403 not_a_party unless you are one)."""
+        return self._get(ledger.EventOut, f"/ledger/events/{seq}/opening")
+
+    def openings(self, *, action: str | None = None, subject: str | None = None,
+                 tree_size: int | None = None, limit: int | None = None,
+                 page_token: str | None = None) -> dict[str, Any]:
+        """A bundle of your events' openings with proofs (JSON, as an auditor gets it)."""
+        return self._request("GET", "/ledger/openings", params={  # type: ignore[no-any-return]
+            "action": action, "subject": subject, "tree_size": tree_size, "limit": limit,
+            "page_token": page_token})
+
+    def verify_openings(self, bundle: dict[str, Any]) -> ledger.BundleVerdict:
+        return self._send("POST", ledger.BundleVerdict, "/ledger/openings/verify", bundle)
 
     def inclusion_proof(self, seq: int, tree_size: int | None = None) -> ledger.InclusionProof:
         return self._get(

@@ -173,7 +173,8 @@ def test_voucher_evidence_verifies_offline_and_tampering_is_caught(market: Marke
 
     edited = json.loads(json.dumps(bundle))
     invoice_event = next(e for e in edited["events"] if e["action"] == "invoice.issued")
-    invoice_event["payload_json"] = invoice_event["payload_json"].replace("88800", "1")
+    invoice_event["opening"]["payload_json"] = \
+        invoice_event["opening"]["payload_json"].replace("88800", "1")
     report = voucher_check.verify(edited, key)
     assert not report.ok and any(c.name.startswith("event") and not c.ok for c in report.checks)
 
@@ -245,8 +246,10 @@ def test_billing_events_are_on_the_ledger(market: Market) -> None:
     actions = [e.action for e in market.operator.events(limit=500).items]
     for action in ("invoice.issued", "settlement.completed", "voucher.issued"):
         assert action in actions
-    assert market.operator.event(invoice.ledger_seq).payload["total_fen"] == 500
-    assert market.operator.event(stl.ledger_seq).payload["invoices"] == [invoice.number]
+    assert market.operator.event(invoice.ledger_seq).opening.payload[  # type: ignore[union-attr]
+        "total_fen"] == 500
+    assert market.operator.event(stl.ledger_seq).opening.payload[  # type: ignore[union-attr]
+        "invoices"] == [invoice.number]
 
 
 def test_concurrent_billing_runs_never_bill_twice(market: Market, tmp_path: Path) -> None:

@@ -209,6 +209,7 @@ def void(session: Session, principal: Principal, invoice: Invoice, reason: str) 
     session.execute(update(UsageRecord).where(UsageRecord.invoice_id == invoice.id)
                     .values(invoice_id=None).execution_options(synchronize_session=False))
     ledger.append(session, actor=principal.actor, action="invoice.voided",
+                  parties=[principal.org_id, invoice.consumer_org_id, invoice.provider_org_id],
                   subject=f"invoice:{invoice.number}",
                   payload={"number": invoice.number, "reason": reason})
     return invoice

@@ -58,6 +58,7 @@ def create_product(session: Session, principal: Principal, data: schemas.Product
     _set_tags(session, product)
     search.index_product(session, product)
     ledger.append(session, actor=principal.actor, action="product.created",
+                  parties=[principal.org_id],
                   subject=f"product:{product.slug}", payload=_product_payload(product))
     return product
 
@@ -79,6 +80,7 @@ def update_product(
     _set_tags(session, product)
     search.index_product(session, product)
     ledger.append(session, actor=principal.actor, action="product.updated",
+                  parties=[principal.org_id, product.provider_org_id],
                   subject=f"product:{product.slug}",
                   payload={"slug": product.slug, "changes": changes})
     return product
@@ -99,6 +101,7 @@ def create_table(
     session.add(table)
     session.flush()
     ledger.append(session, actor=principal.actor, action="table.created",
+                  parties=[principal.org_id, product.provider_org_id],
                   subject=f"product:{slug}/table:{data.name}",
                   payload={"product": slug, "table": data.name,
                            "partition_by": data.partition_by})
@@ -178,6 +181,7 @@ def publish_revision(
     session.add(revision)
     session.flush()
     ledger.append(session, actor=principal.actor, action="revision.published",
+                  parties=[principal.org_id, product.provider_org_id],
                   subject=f"product:{slug}/revision:{number}",
                   payload={"product": slug, "number": number, "name": data.name,
                            "table_versions": versions})
@@ -204,6 +208,7 @@ def revoke_revision(
     revision.revoked_at = utcnow()
     revision.revoke_reason = reason
     ledger.append(session, actor=principal.actor, action="revision.revoked",
+                  parties=[principal.org_id, product.provider_org_id],
                   subject=f"product:{slug}/revision:{number}",
                   payload={"product": slug, "number": number, "reason": reason})
     return revision

@@ -119,13 +119,21 @@ def register(app: typer.Typer) -> None:
     def voucher_verify(
         file: Annotated[Path, typer.Argument(help="evidence bundle from `voucher evidence`")],
         public_key: Annotated[str | None, typer.Option(
-            help="base64 Ed25519 platform key to trust (from GET /api/v1/ledger/public-key)"
+            help="base64 Ed25519 platform key to trust (`shugu ledger public-key`)"
         )] = None,
         url: Annotated[str | None, typer.Option(
             "--url", help="fetch the platform key to trust from this shugu server")] = None,
     ) -> None:
         """Check a voucher offline against the ledger's signed tree head. Exit 0 if every
-        check passes, 1 if any fails, 2 if the file cannot be read."""
+        check passes, 1 if any fails, 2 if the file cannot be read or the key is no key."""
+        from shugu.platform_key import InvalidPublicKey, check_public_key
+
+        if public_key is not None:
+            try:
+                check_public_key(public_key)
+            except InvalidPublicKey as exc:  # the key's fault, not the tree head's
+                err.print(f"[red]error[/red] --public-key: {exc}")
+                raise typer.Exit(2) from None
         try:
             bundle = json.loads(file.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:

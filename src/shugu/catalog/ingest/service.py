@@ -141,6 +141,7 @@ def _record(
         s.add(ingest)
         s.flush()
         ledger.append(s, actor=principal.actor, action="table.ingested",
+                      parties=[principal.org_id],
                       subject=f"product:{slug}/table:{table}",
                       payload={"product": slug, "table": table, "version": version,
                                "mode": mode, "rows": rows, "sha256": sha256, "bytes": size,
