@@ -80,7 +80,7 @@ def test_bad_input_is_a_4xx_with_its_code(provider: Client, product: str,
     before = state(exchange)
     with pytest.raises(ShuguAPIError) as info:
         provider.ingest(product, "load", CSV.encode() + "上海,2024-01-01,1,多余\n".encode())
-    assert (info.value.status, info.value.code) == (400, "ragged_rows")
+    assert (info.value.status, info.value.code) == (422, "ragged_rows")
     assert info.value.details["line"] == 4
     with pytest.raises(ShuguAPIError) as info:
         provider.ingest(product, "load", "地区,时段,负荷_MW\n上海,下午,1\n".encode())

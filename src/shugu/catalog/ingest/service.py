@@ -39,6 +39,8 @@ def ingest_file(
     if mode not in ("append", "overwrite"):
         raise InvalidInput(f"mode must be append or overwrite, not {mode!r}",
                                   code="invalid_mode")
+    options = options.checked()
+    max_columns = ex.settings.max_columns
     with ex.read() as s:
         row = owned_table(s, principal, slug, table)
         table_id = row.id
@@ -50,10 +52,12 @@ def ingest_file(
             partition_by = list(row.partition_by or [])
         delta.reconcile(table_dir, recorded)
         existing = delta.arrow_schema(table_dir) if recorded is not None else None
-        source = open_source(path, options, progress)
+        source = open_source(path, options, progress, max_columns)
         try:
             plan = columns.plan(source.names, source.types, existing, partition_by,
                                 parsed_as_table_types=source.parsed_as_table_types)
+            if len(plan.target) > max_columns:  # the table's columns and the new ones
+                raise errors.too_many_columns(len(plan.target), max_columns)
             version, schema, rows = _write(table_dir, source, plan, mode=mode,
                                            recorded=recorded, partition_by=partition_by,
                                            table=table)
@@ -68,6 +72,24 @@ def ingest_file(
                       row_count=rows if mode == "overwrite" else row_count + rows)
         delta.clear_pending(table_dir)
         return out
+
+
+def recover(ex: Exchange) -> list[str]:
+    """At start: cut every table a killed ingest left unfinished back to its recorded
+    version (the same repair the next ingest would make), so no partial version or orphaned
+    file waits on disk. Tables another process is writing right now are left alone."""
+    repaired: list[str] = []
+    for table_dir in delta.pending_tables(ex.settings.tables_dir):
+        location = table_dir.relative_to(ex.settings.tables_dir).as_posix()
+        with delta.locked_if_free(table_dir) as free:
+            if not free:
+                continue
+            with ex.read() as s:
+                row = s.scalars(select(DataTable).where(DataTable.location == location)).first()
+                recorded = None if row is None else row.current_version
+            delta.reconcile(table_dir, recorded)
+            repaired.append(location)
+    return repaired
 
 
 class _Feed:
