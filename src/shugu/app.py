@@ -41,7 +41,10 @@ def clean_up_interrupted_work(exchange: Exchange) -> None:
     from shugu.catalog import uploads
     from shugu.catalog.ingest import service as ingest
 
-    uploads.sweep(exchange.settings.uploads_dir)
+    try:
+        uploads.sweep(exchange.settings.uploads_dir)
+    except OSError:  # an unreadable uploads folder must not keep the exchange down
+        log.exception("could not clean the uploads folder")
     repaired = ingest.recover(exchange)
     if repaired:
         log.warning("cut back %d table(s) left mid-ingest: %s", len(repaired), repaired)

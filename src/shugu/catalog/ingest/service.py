@@ -10,6 +10,7 @@ short write transaction. Until that transaction commits, nothing of the new data
 from __future__ import annotations
 
 import itertools
+import logging
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,6 +29,8 @@ from shugu.errors import InvalidInput
 from shugu.identity.principal import Principal
 from shugu.ledger import service as ledger
 from shugu.runtime import Exchange
+
+log = logging.getLogger("shugu.ingest")
 
 
 def ingest_file(
@@ -81,14 +84,20 @@ def recover(ex: Exchange) -> list[str]:
     repaired: list[str] = []
     for table_dir in delta.pending_tables(ex.settings.tables_dir):
         location = table_dir.relative_to(ex.settings.tables_dir).as_posix()
-        with delta.locked_if_free(table_dir) as free:
-            if not free:
-                continue
-            with ex.read() as s:
-                row = s.scalars(select(DataTable).where(DataTable.location == location)).first()
-                recorded = None if row is None else row.current_version
-            delta.reconcile(table_dir, recorded)
-            repaired.append(location)
+        try:
+            with delta.locked_if_free(table_dir) as free:
+                if not free:
+                    continue
+                with ex.read() as s:
+                    row = s.scalars(select(DataTable)
+                                    .where(DataTable.location == location)).first()
+                    recorded = None if row is None else row.current_version
+                delta.reconcile(table_dir, recorded)
+                repaired.append(location)
+        except Exception:
+            # One damaged table must not keep the exchange from starting; its next ingest
+            # meets the same problem and reports it.
+            log.exception("could not repair table %s after an interrupted ingest", location)
     return repaired
 
 
