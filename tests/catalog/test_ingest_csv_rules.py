@@ -223,3 +223,24 @@ def test_options_are_normalised() -> None:
     assert IngestOptions(delimiter="\\t").checked().delimiter == "\t"
     assert IngestOptions(null_values=["NA", "NA", ""]).checked().null_values == ["NA", ""]
     assert IngestOptions().nulls() == [""]
+
+
+@pytest.mark.parametrize(("text", "lines"), [
+    (b"a,b\n1,2\n", 2), (b"a,b\n1,2", 2), (b"a,b\r\n1,2\r\n\r\n\r\n", 2), (b"a\n\n1\n", 3),
+    (b'a\n"x\ny"\n', 3), (b"\n" * 300 + b"a\n", 301), (b"a,b\n" + b"\n" * 300, 1)])
+def test_the_stream_counts_lines_cheaply(tmp_path: Path, text: bytes, lines: int) -> None:
+    from shugu.catalog.ingest.source import SourceStream
+
+    path = tmp_path / "f.csv"
+    path.write_bytes(text)
+    with SourceStream(path, encoding="utf-8") as stream:
+        while stream.read(7):
+            pass
+        assert stream.lines() == lines
+
+
+def test_blank_lines_inside_and_at_the_end_are_skipped(shelf: Shelf) -> None:
+    shelf.table()
+    out = shelf.ingest("a,b\n1,x\n\n2,y\n\n\n")
+    assert out.rows == 2
+    assert shelf.data().column("b").to_pylist() == ["x", "y"]
