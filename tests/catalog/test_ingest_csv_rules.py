@@ -84,6 +84,8 @@ REFUSED: dict[str, tuple[bytes, dict[str, object], int, str, int | None]] = {
     "UTF-16": ("a,b\n1,2\n".encode("utf-16"), {}, 400, "encoding_error", None),
     "not a text encoding": (b"a,b\n1,2\n", {"encoding": "base64"}, 400, "encoding_error",
                             None),
+    "codec that only fails": (b"a,b\n1,2\n", {"encoding": "undefined"}, 400,
+                              "encoding_error", None),
     "NUL in encoding name": (b"a,b\n1,2\n", {"encoding": "utf\x008"}, 400, "encoding_error",
                              None),
     "NUL byte in the text": (b"a,b\n1,x\x00y\n", {}, 400, "not_csv", None),
@@ -227,14 +229,18 @@ def test_options_are_normalised() -> None:
 
 @pytest.mark.parametrize(("text", "lines"), [
     (b"a,b\n1,2\n", 2), (b"a,b\n1,2", 2), (b"a,b\r\n1,2\r\n\r\n\r\n", 2), (b"a\n\n1\n", 3),
-    (b'a\n"x\ny"\n', 3), (b"\n" * 300 + b"a\n", 301), (b"a,b\n" + b"\n" * 300, 1)])
-def test_the_stream_counts_lines_cheaply(tmp_path: Path, text: bytes, lines: int) -> None:
+    (b'a\n"x\ny"\n', 3), (b"\n" * 300 + b"a\n", 301), (b"a,b\n" + b"\n" * 300, 1),
+    (b"a,b\n" + b"\n" * 10_000, 1), (b"a\n" + b"1\n" * 3000 + b"\r\n" * 5000, 3001),
+    (b"x" * 5000 + b"\n" * 5000 + b"y", 5001)])
+@pytest.mark.parametrize("read_size", [7, 4000, 9000, 8 << 20])
+def test_the_stream_counts_lines_cheaply(tmp_path: Path, text: bytes, lines: int,
+                                         read_size: int) -> None:
     from shugu.catalog.ingest.source import SourceStream
 
     path = tmp_path / "f.csv"
     path.write_bytes(text)
     with SourceStream(path, encoding="utf-8") as stream:
-        while stream.read(7):
+        while stream.read(read_size):
             pass
         assert stream.lines() == lines
 
@@ -244,3 +250,9 @@ def test_blank_lines_inside_and_at_the_end_are_skipped(shelf: Shelf) -> None:
     out = shelf.ingest("a,b\n1,x\n\n2,y\n\n\n")
     assert out.rows == 2
     assert shelf.data().column("b").to_pylist() == ["x", "y"]
+
+
+def test_text_after_a_closing_quote_within_its_line_is_kept(shelf: Shelf) -> None:
+    shelf.table()
+    shelf.ingest('a,b\n1,"ab"cd\n2,x\n')
+    assert shelf.data().column("b").to_pylist() == ["abcd", "x"]

@@ -62,6 +62,10 @@ def normalise_encoding(name: str) -> str:
         raise errors.encoding_error(f"unknown encoding {name[:40]!r}") from None
     if not getattr(info, "_is_text_encoding", True):  # base64, zlib, rot13: not text
         raise errors.encoding_error(f"{name[:40]!r} is not a text encoding")
+    try:  # some codecs exist only to fail ("undefined")
+        codecs.getincrementaldecoder(info.name)().decode(b"a,b\n", final=False)
+    except (UnicodeError, LookupError, TypeError, ValueError):
+        raise errors.encoding_error(f"{name[:40]!r} cannot decode text") from None
     return info.name
 
 

@@ -112,6 +112,9 @@ class SourceStream:
             raise errors.encoding_error(
                 f"the file is not valid {name} at byte {offset} (line {line}){hint}",
                 encoding=self._encoding, offset=offset, line=line) from None
+        except UnicodeError as exc:  # codecs that fail without a position
+            raise errors.encoding_error(f"the file cannot be read as {self._encoding}: {exc}",
+                                        encoding=self._encoding) from None
         data = text.encode("utf-8") if self._transcode else raw
         if self._skip_bom and start == 0:
             data = data.removeprefix(codecs.BOM_UTF8)
@@ -122,10 +125,13 @@ class SourceStream:
         if data:
             count = data.count(b"\n")
             self.newlines += count
-            body = data.rstrip(b"\r\n")
+            # Where the text's final run of line ends starts; only the end is copied.
+            end = data[-4096:].rstrip(b"\r\n")
+            body = len(data) - min(len(data), 4096) + len(end) if end else len(
+                data.rstrip(b"\r\n"))
             if body:
                 self._body = True
-                self._trailing = data.count(b"\n", len(body))
+                self._trailing = data.count(b"\n", body)
             else:
                 self._trailing += count
         return data
