@@ -38,9 +38,24 @@ async def _sign_periodically(exchange: Exchange, interval: float) -> None:
             log.exception("signing the ledger tree head failed")
 
 
+def clean_up_interrupted_work(exchange: Exchange) -> None:
+    """Remove what a killed server left behind: partial uploads and unpublished Delta files."""
+    from shugu.catalog import uploads
+    from shugu.catalog.ingest import service as ingest
+
+    try:
+        uploads.sweep(exchange.settings.uploads_dir)
+    except OSError:  # an unreadable uploads folder must not keep the exchange down
+        log.exception("could not clean the uploads folder")
+    repaired = ingest.recover(exchange)
+    if repaired:
+        log.warning("cut back %d table(s) left mid-ingest: %s", len(repaired), repaired)
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     exchange: Exchange = app.state.exchange
+    await run_in_threadpool(clean_up_interrupted_work, exchange)
     interval = exchange.settings.sth_interval_seconds
     task = asyncio.create_task(_sign_periodically(exchange, interval)) if interval > 0 else None
     try:

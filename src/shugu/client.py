@@ -252,8 +252,10 @@ class Client:
         header: bool | None = None,
         filename: str | None = None,
         progress: Callable[[int], None] | None = None,
+        null_values: list[str] | None = None,
     ) -> catalog.IngestOut:
-        """Upload a file (path, bytes or binary stream); `progress(n)` gets bytes sent."""
+        """Upload a file (path, bytes or binary stream); `progress(n)` gets bytes sent.
+        `null_values`: CSV cells read as null (default: the empty cell only)."""
         size: int | None = None
         if isinstance(source, bytes):
             content: Any = _chunks_of_bytes(source, progress)
@@ -275,6 +277,7 @@ class Client:
             "delimiter": delimiter,
             "header": None if header is None else str(header).lower(),
             "filename": filename,
+            "null_values": null_values,
         }
         data = self._request(
             "PUT",

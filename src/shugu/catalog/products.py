@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -11,7 +12,7 @@ from shugu.catalog import schemas, search
 from shugu.catalog.models import DataTable, Product, ProductTag, Revision
 from shugu.catalog.permissions import owned_product, visible_clause, visible_product
 from shugu.db import utcnow
-from shugu.errors import Conflict, InvalidInput, NotFound
+from shugu.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from shugu.identity.models import Organization
 from shugu.identity.principal import Principal
 from shugu.ledger import service as ledger
@@ -90,6 +91,11 @@ def create_table(
     session: Session, principal: Principal, slug: str, data: schemas.TableIn
 ) -> DataTable:
     product = owned_product(session, principal, slug)
+    # Checked here too, for callers that built a TableIn without validation.
+    if not re.fullmatch(schemas.TABLE_PATTERN.strip("^$"), data.name):
+        raise Unprocessable(
+            f"table names are a lower-case ASCII letter then up to 62 letters, digits or "
+            f"underscores; not {data.name[:80]!r}", code="invalid_table_name")
     exists = session.scalar(select(DataTable.id).where(
         DataTable.product_id == product.id, DataTable.name == data.name))
     if exists:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 
 from shugu.api.deps import ExchangeDep, PrincipalDep, ViewerDep
@@ -68,9 +68,13 @@ async def ingest(
     format: Literal["auto", "csv", "parquet", "arrow"] = "auto",
     encoding: str | None = None, delimiter: str | None = None, header: bool | None = None,
     filename: str | None = None,
+    null_values: list[str] | None = Query(
+        None, description="CSV cells read as null (repeat the parameter); default: the "
+        "empty cell only. Pass an empty value to keep it in the list."),
 ) -> schemas.IngestOut:
     """Upload a CSV, Parquet or Arrow IPC file as the body; it becomes a new Delta version."""
-    options = IngestOptions(format=format, encoding=encoding, delimiter=delimiter, header=header)
+    options = IngestOptions(format=format, encoding=encoding, delimiter=delimiter, header=header,
+                            null_values=null_values).checked()  # refused before the upload
     with ex.read() as s:  # refuse before accepting gigabytes from someone else
         owned_table(s, who, slug, table)
     path = await uploads.receive_request(request, ex.settings.uploads_dir,

@@ -8,7 +8,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{1,98}[a-z0-9]$"
-TABLE_PATTERN = r"^[a-z_][a-z0-9_]{0,99}$"
+# A table's name is its directory under the product's: a lower-case ASCII letter first (no
+# "_delta_log", no hidden or dot names, no path separators or lookalike characters, no two
+# names that differ only by case), at most 63 characters like a PostgreSQL identifier.
+TABLE_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 SAMPLE_MAX_ROWS = 20
 UpdateFrequency = Literal[
     "realtime", "hourly", "daily", "weekly", "monthly", "quarterly", "yearly", "irregular", "static"
@@ -50,7 +53,9 @@ class ColumnOut(BaseModel):
 
 
 class TableIn(BaseModel):
-    name: str = Field(pattern=TABLE_PATTERN, description="lower-case identifier")
+    name: str = Field(pattern=TABLE_PATTERN,
+                      description="lower-case ASCII identifier starting with a letter, "
+                      "at most 63 characters")
     description: str | None = None
     partition_by: list[str] = Field(default_factory=list)
 

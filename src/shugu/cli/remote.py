@@ -272,6 +272,9 @@ def register(app: typer.Typer) -> None:
         delimiter: Annotated[str | None, typer.Option(help="CSV delimiter (detected)")] = None,
         header: Annotated[bool | None, typer.Option("--header/--no-header",
                                                     help="CSV header row (detected)")] = None,
+        null_value: Annotated[list[str] | None, typer.Option(
+            "--null-value", help="CSV cell text read as null; repeat for several "
+            "(default: only the empty cell; give --null-value '' to keep it)")] = None,
     ) -> None:
         """Upload a CSV, Parquet or Arrow file into a table as a new version."""
         if not file.is_file():
@@ -291,7 +294,8 @@ def register(app: typer.Typer) -> None:
 
             result = c.ingest(slug, table_name, file, mode=mode,  # type: ignore[arg-type]
                               format=format, encoding=encoding,  # type: ignore[arg-type]
-                              delimiter=delimiter, header=header, progress=advance)
+                              delimiter=delimiter, header=header, progress=advance,
+                              null_values=null_value or None)
         show(result)
 
     revision = typer.Typer(no_args_is_help=True, help="Revisions of a product.")
