@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from sqlalchemy import select
 
 from shugu.api.deps import ExchangeDep, PrincipalDep
+from shugu.api.limits import Limit, PageToken, QueryText, Seq, TreeSize, TreeSizeRequired
 from shugu.errors import NotFound
 from shugu.ledger import proofs, schemas, tree_heads
 from shugu.ledger.models import LedgerEvent
@@ -43,8 +44,8 @@ def public_key(ex: ExchangeDep, who: PrincipalDep) -> schemas.PublicKey:
 
 @router.get("/events", response_model=Page[schemas.EventOut])
 def list_events(
-    ex: ExchangeDep, who: PrincipalDep, action: str | None = None, subject: str | None = None,
-    limit: int | None = None, page_token: str | None = None,
+    ex: ExchangeDep, who: PrincipalDep, action: QueryText = None, subject: QueryText = None,
+    limit: Limit = None, page_token: PageToken = None,
 ) -> Page[schemas.EventOut]:
     """Events in sequence order. The page token carries the next seq to read (keyset
     pagination), so deep pages cost no more than the first."""
@@ -65,7 +66,7 @@ def list_events(
 
 
 @router.get("/events/{seq}", response_model=schemas.EventOut)
-def get_event(seq: int, ex: ExchangeDep, who: PrincipalDep) -> schemas.EventOut:
+def get_event(seq: Seq, ex: ExchangeDep, who: PrincipalDep) -> schemas.EventOut:
     with ex.read() as s:
         event = s.get(LedgerEvent, seq)
         if event is None:
@@ -75,8 +76,8 @@ def get_event(seq: int, ex: ExchangeDep, who: PrincipalDep) -> schemas.EventOut:
 
 @router.get("/events/{seq}/inclusion", response_model=schemas.InclusionProof)
 def inclusion(
-    seq: int, ex: ExchangeDep, who: PrincipalDep,
-    tree_size: int | None = Query(default=None, description="default: the current size"),
+    seq: Seq, ex: ExchangeDep, who: PrincipalDep,
+    tree_size: TreeSize = None,
 ) -> schemas.InclusionProof:
     with ex.read() as s:
         size, leaf, path, root = proofs.inclusion_proof(s, seq, tree_size)
@@ -86,8 +87,8 @@ def inclusion(
 
 @router.get("/consistency", response_model=schemas.ConsistencyProof)
 def consistency(
-    ex: ExchangeDep, who: PrincipalDep, first: int,
-    second: int | None = Query(default=None, description="default: the current size"),
+    ex: ExchangeDep, who: PrincipalDep, first: TreeSizeRequired,
+    second: TreeSize = None,
 ) -> schemas.ConsistencyProof:
     with ex.read() as s:
         second = proofs.current_size(s) if second is None else second
