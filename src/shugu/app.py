@@ -96,6 +96,6 @@ def create_app(exchange: Exchange) -> FastAPI:
     app.include_router(portal_router)
     app.add_middleware(RequestGuard, max_json_bytes=exchange.settings.max_json_bytes,
                        prefixes=(API_PREFIX, SHARING_PREFIX),
-                       uploads=[r for r in app.routes if openapi.is_upload(r)])
+                       uploads=lambda: openapi.uploads(app.openapi()))
     openapi.install(app, API_PREFIX, SHARING_PREFIX)
     return app

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
+import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from fastapi.responses import JSONResponse
-from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shugu.api.limits import INT64_MAX
@@ -99,15 +99,16 @@ def _has_nul(scope: Scope) -> bool:
 
 
 class RequestGuard:
-    """ASGI middleware; `uploads` are the routes that stream their body to disk under
-    SHUGU_MAX_UPLOAD_BYTES and are exempt from the JSON limit."""
+    """ASGI middleware; `uploads` lists (method, path regex) of the operations that stream
+    their body to disk under SHUGU_MAX_UPLOAD_BYTES, exempt from the JSON limit."""
 
     def __init__(self, app: ASGIApp, *, max_json_bytes: int, prefixes: tuple[str, ...],
-                 uploads: Iterable[BaseRoute]) -> None:
+                 uploads: Callable[[], list[tuple[str, re.Pattern[str]]]]) -> None:
         self.app = app
         self.max_json_bytes = max_json_bytes
         self.prefixes = prefixes
-        self.uploads = list(uploads)
+        self._find_uploads = uploads
+        self._uploads: list[tuple[str, re.Pattern[str]]] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(self.prefixes):
@@ -125,7 +126,10 @@ class RequestGuard:
         await self.app(scope, receive, send)
 
     def _is_upload(self, scope: Scope) -> bool:
-        return any(route.matches(scope)[0] is Match.FULL for route in self.uploads)
+        if self._uploads is None:  # read from the OpenAPI once the routes are all there
+            self._uploads = self._find_uploads()
+        return any(method == scope["method"] and pattern.match(scope["path"])
+                   for method, pattern in self._uploads)
 
     async def _checked_body(self, scope: Scope, receive: Receive) -> Receive:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1")

@@ -19,6 +19,9 @@ from shugu.pagination import MAX_LIMIT
 
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
+# The bound declared for BIGINT values (counts, sizes, versions): 2^63 - 1 itself turns into
+# 2^63 in the OpenAPI (JSON schema numbers are doubles); 10^18 is exact and ample.
+BIG_MAX = 10**18
 
 # Text lengths (characters). Generous for people, small enough that no field can carry
 # megabytes into every later read.
@@ -33,7 +36,7 @@ TOKEN_MAX = 200       # page tokens and similar opaque strings
 # -- path parameters -----------------------------------------------------------------------
 Id = Annotated[int, Path(ge=1, le=INT32_MAX, description="a positive id")]
 Number = Annotated[int, Path(ge=1, le=INT32_MAX, description="a revision number")]
-Seq = Annotated[int, Path(ge=0, le=INT64_MAX, description="a ledger sequence number")]
+Seq = Annotated[int, Path(ge=0, le=BIG_MAX, description="a ledger sequence number")]
 
 # -- query parameters ----------------------------------------------------------------------
 IdFilter = Annotated[int | None, Query(ge=1, le=INT32_MAX)]
@@ -41,10 +44,10 @@ Limit = Annotated[int | None, Query(ge=1, le=MAX_LIMIT,
                                     description=f"items per page, 1 to {MAX_LIMIT}")]
 PageToken = Annotated[str | None, Query(max_length=TOKEN_MAX,
                                         description="next_page_token of the previous page")]
-TreeSize = Annotated[int | None, Query(ge=0, le=INT64_MAX,
+TreeSize = Annotated[int | None, Query(ge=0, le=BIG_MAX,
                                          description="a tree size; default: the current size")]
-TreeSizeRequired = Annotated[int, Query(ge=0, le=INT64_MAX, description="a tree size")]
-VersionFilter = Annotated[int | None, Query(ge=0, le=INT64_MAX)]
+TreeSizeRequired = Annotated[int, Query(ge=0, le=BIG_MAX, description="a tree size")]
+VersionFilter = Annotated[int | None, Query(ge=0, le=BIG_MAX)]
 QueryText = Annotated[str | None, Query(max_length=QUERY_TEXT_MAX)]
 SearchText = Annotated[str, Query(max_length=QUERY_TEXT_MAX)]
 FileName = Annotated[str, Query(min_length=1, max_length=300)]
@@ -52,8 +55,7 @@ FileName = Annotated[str, Query(min_length=1, max_length=300)]
 # -- body fields ---------------------------------------------------------------------------
 IdRef = Annotated[int, Field(ge=1, le=INT32_MAX)]
 NumberRef = Annotated[int, Field(ge=1, le=INT32_MAX)]
-Count = Annotated[int, Field(ge=0, le=INT64_MAX)]
-Fen = Annotated[int, Field(ge=0, le=INT64_MAX)]
+Count = Annotated[int, Field(ge=0, le=BIG_MAX)]
 Name = Annotated[str, Field(max_length=NAME_MAX)]
 Note = Annotated[str, Field(max_length=NOTE_MAX)]
 Description = Annotated[str, Field(max_length=DESCRIPTION_MAX)]

@@ -10,13 +10,12 @@ replaced. Download routes declare their true content type with the response clas
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
-from fastapi.routing import APIRoute
-from starlette.routing import BaseRoute
 
 COMMON = {
     400: "Bad input (a stable code says what)",
@@ -69,11 +68,21 @@ def binary(media_type: str, description: str) -> dict[int | str, dict[str, Any]]
                   "content": {media_type: {"schema": {"type": "string", "format": "binary"}}}}}
 
 
-def is_upload(route: BaseRoute) -> bool:
-    """A route that streams an uploaded file from its body (declared as octet-stream)."""
-    extra = getattr(route, "openapi_extra", None) or {}
-    content = (extra.get("requestBody") or {}).get("content") or {}
-    return isinstance(route, APIRoute) and "application/octet-stream" in content
+def _is_upload(operation: dict[str, Any]) -> bool:
+    """An operation that streams an uploaded file from its body (declared octet-stream)."""
+    content = (operation.get("requestBody") or {}).get("content") or {}
+    return "application/octet-stream" in content
+
+
+def uploads(doc: dict[str, Any]) -> list[tuple[str, re.Pattern[str]]]:
+    """(METHOD, path regex) of every upload operation of the OpenAPI document `doc`."""
+    found = []
+    for path, item in doc.get("paths", {}).items():
+        for method, operation in item.items():
+            if isinstance(operation, dict) and _is_upload(operation):
+                pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path))
+                found.append((method.upper(), re.compile(f"^{pattern}$")))
+    return found
 
 
 def _error(ref: str, description: str) -> dict[str, Any]:
@@ -89,18 +98,17 @@ def document(app: FastAPI, api_prefix: str, sharing_prefix: str) -> dict[str, An
     components["SharingError"] = SHARING_ERROR_SCHEMA
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
-    uploads = {r.path for r in app.routes if is_upload(r)}
     for path, item in schema.get("paths", {}).items():
         sharing = path.startswith(sharing_prefix)
         ref = "#/components/schemas/" + ("SharingError" if sharing else "Error")
-        for method, operation in item.items():
+        for operation in item.values():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             responses = operation["responses"]
             errors = dict(COMMON)
             if sharing:
                 errors.pop(422)  # the protocol knows 400 only
-            if path in uploads and method in ("put", "post"):
+            if _is_upload(operation):
                 errors.update(UPLOAD_ERRORS)
             if not path.startswith((api_prefix, sharing_prefix)):
                 continue

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from shugu.api.limits import INT32_MAX, INT64_MAX, LONG_TEXT_MAX, TOKEN_MAX
+from shugu.api.limits import BIG_MAX, INT32_MAX, LONG_TEXT_MAX, TOKEN_MAX
 from shugu.api.openapi import NDJSONResponse
 from shugu.catalog.models import DataTable
 from shugu.errors import InvalidInput, NotFound, Unauthenticated
@@ -85,9 +85,9 @@ MaxResults = Annotated[int | None, Query(alias="maxResults", ge=0, le=INT32_MAX)
 PageToken = Annotated[str | None, Query(alias="pageToken", max_length=TOKEN_MAX)]
 StartingTimestamp = Annotated[str | None, Query(alias="startingTimestamp", max_length=100)]
 EndingTimestamp = Annotated[str | None, Query(alias="endingTimestamp", max_length=100)]
-StartingVersion = Annotated[int | None, Query(alias="startingVersion", ge=0, le=INT64_MAX)]
-EndingVersion = Annotated[int | None, Query(alias="endingVersion", ge=0, le=INT64_MAX)]
-Version = Annotated[int | None, Field(ge=0, le=INT64_MAX)]
+StartingVersion = Annotated[int | None, Query(alias="startingVersion", ge=0, le=BIG_MAX)]
+EndingVersion = Annotated[int | None, Query(alias="endingVersion", ge=0, le=BIG_MAX)]
+Version = Annotated[int | None, Field(ge=0, le=BIG_MAX)]
 
 
 def _page(items: list[Any], max_results: int | None, page_token: str | None) -> dict[str, Any]:
@@ -223,7 +223,7 @@ class QueryIn(BaseModel):
     predicateHints: list[Annotated[str, Field(max_length=LONG_TEXT_MAX)]] | None = None
     # Longer hints are not read (the protocol lets a server ignore any hint).
     jsonPredicateHints: str | None = None
-    limitHint: Annotated[int | None, Field(ge=0, le=INT64_MAX)] = None
+    limitHint: Annotated[int | None, Field(ge=0, le=BIG_MAX)] = None
     version: Version = None
     timestamp: str | None = Field(default=None, max_length=100)
     startingVersion: Version = None
