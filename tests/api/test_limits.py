@@ -264,3 +264,23 @@ def test_unreadable_predicate_hints_turn_filtering_off(api: tuple[httpx.Client, 
     assert r.status_code == 400 and r.json()["shuguCode"] == "value_out_of_range"
     r = http.post(share, json={"version": 2**31})
     assert r.status_code == 400  # no such version (or out of range): never a 500
+
+
+def test_database_refusals_are_422_not_500(server: LiveServer, exchange: Exchange) -> None:
+    """The last line: a value that reaches the database out of its range (here through a
+    portal address, which has no declared range) is refused, never a 500."""
+    import re
+
+    assert exchange.first_start is not None
+    with httpx.Client(base_url=server.url, follow_redirects=False, timeout=60) as web:
+        page = web.get("/login")
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert csrf
+        r = web.post("/login", data={"csrf_token": csrf.group(1), "next": "/",
+                                     "username": exchange.first_start.username,
+                                     "password": exchange.first_start.password})
+        assert r.status_code == 303
+        for value in (2**31, 2**63, 10**30):
+            r = web.get(f"/operator/registrations/{value}")
+            assert r.status_code in (404, 422), (value, r.status_code)
+        assert web.get("/operator/registrations/1").status_code == 404
