@@ -60,5 +60,7 @@ Name = Annotated[str, Field(max_length=NAME_MAX)]
 Note = Annotated[str, Field(max_length=NOTE_MAX)]
 Description = Annotated[str, Field(max_length=DESCRIPTION_MAX)]
 LongText = Annotated[str, Field(max_length=LONG_TEXT_MAX)]
-Tag = Annotated[str, Field(min_length=1, max_length=100)]
+# Tags are normalised and held to 100 characters by the catalog (400 invalid_tag); this is
+# the outer bound on what is read at all.
+Tag = Annotated[str, Field(max_length=NAME_MAX)]
 Password = Annotated[str, Field(min_length=8, max_length=PASSWORD_MAX)]
