@@ -225,10 +225,11 @@ def test_json_limit_is_a_setting(tmp_path: Any) -> None:
     live = LiveServer(exchange).start()
     try:
         r = httpx.post(f"{live.url}/api/v1/auth/login",
-                       json={"username": "u" * 100, "password": "p" * 3000})
+                       json={"username": "u" * 100, "password": "p" * 3000}, timeout=60)
         assert (r.status_code, _code(r)) == (413, "body_too_large")
         assert "2048" in r.json()["error"]["message"]
-        r = httpx.post(f"{live.url}/api/v1/auth/login", json={"username": "u", "password": "p"})
+        r = httpx.post(f"{live.url}/api/v1/auth/login", json={"username": "u", "password": "p"},
+                       timeout=60)
         assert r.status_code == 401
     finally:
         live.stop()
