@@ -47,7 +47,8 @@ PageToken = Annotated[str | None, Query(max_length=TOKEN_MAX,
 TreeSize = Annotated[int | None, Query(ge=0, le=BIG_MAX,
                                          description="a tree size; default: the current size")]
 TreeSizeRequired = Annotated[int, Query(ge=0, le=BIG_MAX, description="a tree size")]
-VersionFilter = Annotated[int | None, Query(ge=0, le=BIG_MAX)]
+RulesVersion = Annotated[int | None, Query(ge=1, le=INT32_MAX,
+                                          description="a version of the rules; default: current")]
 QueryText = Annotated[str | None, Query(max_length=QUERY_TEXT_MAX)]
 SearchText = Annotated[str, Query(max_length=QUERY_TEXT_MAX)]
 FileName = Annotated[str, Query(min_length=1, max_length=300)]

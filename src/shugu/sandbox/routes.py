@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 
 from shugu.api.deps import ExchangeDep, PrincipalDep
-from shugu.api.limits import Id, Limit, PageToken, VersionFilter
+from shugu.api.limits import Id, Limit, PageToken, RulesVersion
 from shugu.catalog import uploads
 from shugu.entitlements import service as entitlements
 from shugu.errors import InvalidInput
@@ -35,7 +35,7 @@ def set_rules(slug: str, table: str, body: schemas.RulesIn, ex: ExchangeDep,
 
 @router.get("/products/{slug}/tables/{table}/analysis-rules", response_model=schemas.RulesOut)
 def get_rules(slug: str, table: str, ex: ExchangeDep, who: PrincipalDep,
-              version: VersionFilter = None) -> schemas.RulesOut:
+              version: RulesVersion = None) -> schemas.RulesOut:
     with ex.read() as s:
         return rules.to_out(*rules.get_rules(s, who, slug, table, version))
 
