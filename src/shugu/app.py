@@ -12,7 +12,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi_offline import FastAPIOffline
 
 from shugu import __version__
-from shugu.api import errors
+from shugu.api import errors, openapi
+from shugu.api.guard import RequestGuard
 from shugu.runtime import Exchange
 
 API_PREFIX = "/api/v1"
@@ -78,6 +79,7 @@ def create_app(exchange: Exchange) -> FastAPI:
     from shugu.review.routes import router as review_router
     from shugu.rights.routes import router as rights_router
     from shugu.sandbox.routes import router as sandbox_router
+    from shugu.sharing.routes import PREFIX as SHARING_PREFIX
     from shugu.sharing.routes import router as sharing_router
 
     # Swagger UI and ReDoc from fastapi-offline's packaged assets, served by shugu itself:
@@ -114,4 +116,8 @@ def create_app(exchange: Exchange) -> FastAPI:
     app.include_router(api)
     app.include_router(sharing_router)
     app.include_router(portal_router)
+    app.add_middleware(RequestGuard, max_json_bytes=exchange.settings.max_json_bytes,
+                       prefixes=(API_PREFIX, SHARING_PREFIX),
+                       uploads=lambda: openapi.uploads(app.openapi()))
+    openapi.install(app, API_PREFIX, SHARING_PREFIX)
     return app

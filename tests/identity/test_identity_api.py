@@ -205,4 +205,4 @@ def test_organisations_are_listed_with_pagination(operator: Client, orgs: Orgs) 
     assert len(seen) == len(set(seen)) == page.total
     assert api_error(lambda: operator.list_organizations(page_token="garbage!")).code == \
         "invalid_page_token"
-    assert api_error(lambda: operator.list_organizations(limit=0)).code == "invalid_limit"
+    assert api_error(lambda: operator.list_organizations(limit=0)).code == "invalid_request"

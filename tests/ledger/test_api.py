@@ -130,13 +130,13 @@ def test_refusals(server: LiveServer, operator: Client) -> None:
     size = operator.tree_head().size
     for call, status, code in (
         (lambda: operator.event(size + 5), 404, "event_not_found"),
-        (lambda: operator.event(-1), 404, "event_not_found"),
+        (lambda: operator.event(-1), 422, "invalid_request"),
         (lambda: operator.inclusion_proof(size + 5), 404, "event_not_found"),
         (lambda: operator.inclusion_proof(2, 2), 400, "invalid_tree_size"),
         (lambda: operator.inclusion_proof(0, size + 1), 400, "invalid_tree_size"),
         (lambda: operator.consistency_proof(3, 2), 400, "invalid_tree_size"),
         (lambda: operator.consistency_proof(1, size + 1), 400, "invalid_tree_size"),
-        (lambda: operator.events(limit=0), 400, "invalid_limit"),
+        (lambda: operator.events(limit=0), 422, "invalid_request"),
         (lambda: operator.events(page_token="nonsense!"), 400, "invalid_page_token"),
     ):
         err = api_error(call)

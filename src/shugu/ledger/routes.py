@@ -17,6 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.security.utils import get_authorization_scheme_param
 
 from shugu.api.deps import ExchangeDep, PrincipalDep, get_principal
+from shugu.api.limits import Limit, PageToken, QueryText, Seq, TreeSize, TreeSizeRequired
 from shugu.errors import InvalidInput, NotFound
 from shugu.identity.principal import Principal
 from shugu.ledger import browse, openings, proofs, schemas, tree_heads
@@ -73,10 +74,10 @@ def public_key(ex: ExchangeDep) -> schemas.PublicKey:
 
 @router.get("/events", response_model=Page[schemas.EventOut], openapi_extra=OPTIONAL_TOKEN)
 def list_events(
-    ex: ExchangeDep, who: ViewerDep, action: str | None = None, subject: str | None = None,
+    ex: ExchangeDep, who: ViewerDep, action: QueryText = None, subject: QueryText = None,
     mine: bool = Query(default=False, description="only events your organisation is a "
                        "party to (needs a token)"),
-    limit: int | None = None, page_token: str | None = None,
+    limit: Limit = None, page_token: PageToken = None,
 ) -> Page[schemas.EventOut]:
     """Events in sequence order, public form for all, with the opening where the caller
     may read it. The page token carries the next seq (keyset pagination)."""
@@ -89,7 +90,7 @@ def list_events(
 
 
 @router.get("/events/{seq}", response_model=schemas.EventOut, openapi_extra=OPTIONAL_TOKEN)
-def get_event(seq: int, ex: ExchangeDep, who: ViewerDep) -> schemas.EventOut:
+def get_event(seq: Seq, ex: ExchangeDep, who: ViewerDep) -> schemas.EventOut:
     with ex.read() as s:
         return event_out(browse.event(s, browse.Viewer.of(who), seq))
 
@@ -105,8 +106,8 @@ def get_opening(seq: Annotated[int, Path(ge=0, le=MAX_SEQ)], ex: ExchangeDep,
 
 @router.get("/events/{seq}/inclusion", response_model=schemas.InclusionProof)
 def inclusion(
-    seq: int, ex: ExchangeDep,
-    tree_size: int | None = Query(default=None, description="default: the current size"),
+    seq: Seq, ex: ExchangeDep,
+    tree_size: TreeSize = None,
 ) -> schemas.InclusionProof:
     with ex.read() as s:
         size, leaf, path, root = proofs.inclusion_proof(s, seq, tree_size)
@@ -116,8 +117,8 @@ def inclusion(
 
 @router.get("/consistency", response_model=schemas.ConsistencyProof)
 def consistency(
-    ex: ExchangeDep, first: int,
-    second: int | None = Query(default=None, description="default: the current size"),
+    ex: ExchangeDep, first: TreeSizeRequired,
+    second: TreeSize = None,
 ) -> schemas.ConsistencyProof:
     with ex.read() as s:
         second = proofs.current_size(s) if second is None else second
