@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
+from pydantic import Field
 
 from shugu.api.deps import ExchangeDep, PrincipalDep, ViewerDep
 from shugu.api.limits import IdFilter, Limit, Number, PageToken, QueryText, SearchText
@@ -69,7 +70,7 @@ async def ingest(
     format: Literal["auto", "csv", "parquet", "arrow"] = "auto",
     encoding: QueryText = None, delimiter: QueryText = None, header: bool | None = None,
     filename: QueryText = None,
-    null_values: list[str] | None = Query(
+    null_values: list[Annotated[str, Field(max_length=100)]] | None = Query(
         None, description="CSV cells read as null (repeat the parameter); default: the "
         "empty cell only. Pass an empty value to keep it in the list."),
 ) -> schemas.IngestOut:

@@ -130,14 +130,15 @@ def consistency(
 
 @router.get("/openings", response_model=schemas.OpeningBundle)
 def opening_bundle(
-    ex: ExchangeDep, who: PrincipalDep, action: str | None = None,
-    subject: str | None = None,
+    ex: ExchangeDep, who: PrincipalDep, action: QueryText = None,
+    subject: QueryText = None,
     tree_size: int | None = Query(default=None, ge=0, le=MAX_SEQ,
                                   description="a size with a signed tree head (default: the "
                                   "current one, signed now if needed); pass the first "
                                   "page's to get every page against it"),
-    limit: int | None = Query(default=None, description=f"at most {MAX_BUNDLE}"),
-    page_token: str | None = None,
+    limit: int | None = Query(default=None, ge=1, le=MAX_BUNDLE,
+                              description=f"at most {MAX_BUNDLE}"),
+    page_token: PageToken = None,
 ) -> schemas.OpeningBundle:
     """The openings of your organisation's events (overseers: any), each with its public
     form and audit path to one signed tree head: hand it to an auditor, who checks it with

@@ -265,8 +265,8 @@ def product_certificates(slug: str, ex: ExchangeDep,
 
 
 @router.get("/public/notices", response_model=Page[schemas.PublicNotice])
-def public_notices(ex: ExchangeDep, limit: int | None = None,
-                   page_token: str | None = None) -> Page[schemas.PublicNotice]:
+def public_notices(ex: ExchangeDep, limit: Limit = None,
+                   page_token: PageToken = None) -> Page[schemas.PublicNotice]:
     """Anyone: registrations in public notice (公示) now, with the objection deadline.
     Filing an objection (POST /registrations/{id}/objections) needs an account."""
     with ex.read() as s:
@@ -274,7 +274,7 @@ def public_notices(ex: ExchangeDep, limit: int | None = None,
 
 
 @router.get("/public/notices/{registration_id}", response_model=schemas.PublicNotice)
-def public_notice(registration_id: int, ex: ExchangeDep) -> schemas.PublicNotice:
+def public_notice(registration_id: Id, ex: ExchangeDep) -> schemas.PublicNotice:
     with ex.read() as s:
         found = notices.open_notice(s, registration_id)
     if found is None:
