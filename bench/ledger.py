@@ -41,7 +41,7 @@ from shugu.db import UTCDateTime, utcnow
 from shugu.jsoncanon import dumps
 from shugu.ledger import service as ledger
 from shugu.ledger import tree_heads
-from shugu.ledger.events import format_ts, leaf_data, payload_hash
+from shugu.ledger.events import commitment, format_ts, leaf_data_v2, public_subject
 from shugu.ledger.export import export
 from shugu.ledger.merkle import frontier_append, leaf_hash
 from shugu.ledger.read_db import LedgerDatabase
@@ -49,7 +49,7 @@ from shugu.ledger.verify import verify, verify_file
 from shugu.runtime import Exchange
 
 CACHE = Path(__file__).parent / "out"  # git-ignored
-BUILD_VERSION = 2  # bump when the generated ledger changes
+BUILD_VERSION = 3  # bump when the generated ledger changes
 
 ACTIONS = ["product.created", "revision.published", "listing.approved", "agreement.signed",
            "usage.recorded", "invoice.issued", "settlement.completed", "token.created"]
@@ -162,7 +162,8 @@ def bulk_append(ex: Exchange, total: int, *, batch: int = 50_000,
                 sign_every: int = 250_000) -> None:
     """Grow the ledger to `total` events as `ledger.append` would, but in bulk.
 
-    Same leaf bytes (events.leaf_data), same frontier and nodes (merkle.frontier_append),
+    Same leaf bytes (events.leaf_data_v2 over a salted commitment), same frontier and
+    nodes (merkle.frontier_append),
     same stored forms (SQLAlchemy's SQLite text for timestamps, JSON for the frontier);
     only the per-event round trips and per-row type processing are gone, by handing
     sqlite3 plain tuples. Tree heads are signed by the real tree_heads code along the way.
@@ -189,16 +190,18 @@ def bulk_append(ex: Exchange, total: int, *, batch: int = 50_000,
                 actor, action, subject, payload = event_fields(seq)
                 ts = format_ts(t0 + timedelta(milliseconds=seq * 37))
                 body = dumps(payload)
-                p_hash = payload_hash(body)
-                leaf = leaf_hash(leaf_data(seq, ts, actor, action, subject, p_hash))
+                salt = f"{seq:032x}"  # deterministic here: the bench needs no secrecy
+                shown = public_subject(subject)
+                commit = commitment(actor, subject, body, salt)
+                leaf = leaf_hash(leaf_data_v2(seq, ts, action, shown, commit))
                 frontier, completed = frontier_append(frontier, seq, leaf)
                 # SQLAlchemy keeps SQLite datetimes as 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC).
-                rows.append((seq, f"{ts[:10]} {ts[11:26]}", actor, action, subject, body,
-                             p_hash, leaf))
+                rows.append((seq, f"{ts[:10]} {ts[11:26]}", actor, action, subject, shown,
+                             body, salt, commit, leaf))
                 nodes += completed
             conn.executemany("INSERT INTO ledger_events (seq, ts, actor, action, subject, "
-                             "payload, payload_hash, leaf_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                             rows)
+                             "public_subject, payload, salt, commitment, leaf_hash) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
             conn.executemany("INSERT INTO ledger_nodes (level, idx, hash) VALUES (?, ?, ?)",
                              nodes)
             conn.execute("UPDATE ledger_head SET size = ?, frontier = ? WHERE id = 1",
@@ -235,7 +238,7 @@ def baseline_hashing(db_path: Path) -> tuple[float, float]:
     """(seconds reading the rows, seconds hashing them) with no checks at all."""
     sha256 = hashlib.sha256
     conn = sqlite3.connect(db_path.resolve().as_uri() + "?mode=ro", uri=True)
-    cur = conn.execute("SELECT seq, ts, actor, action, subject, payload, payload_hash, "
+    cur = conn.execute("SELECT seq, ts, actor, action, subject, payload, salt, "
                        "leaf_hash FROM ledger_events ORDER BY seq")
     read = hashed = 0.0
     node_input = b"\x01" + b"\xab" * 64
@@ -246,9 +249,9 @@ def baseline_hashing(db_path: Path) -> tuple[float, float]:
         if not rows:
             break
         began = time.perf_counter()
-        for _seq, ts, actor, action, subject, payload, p_hash, _leaf in rows:
-            sha256(payload.encode()).hexdigest()
-            sha256(f"\x00{ts}{actor}{action}{subject}{p_hash}".encode()).digest()
+        for _seq, ts, actor, action, subject, payload, salt, _leaf in rows:
+            commit = sha256(f"{actor}{payload}{salt}{subject}".encode()).hexdigest()
+            sha256(f"\x00{ts}{action}{subject}{commit}".encode()).digest()
             sha256(node_input).digest()
         hashed += time.perf_counter() - began
     conn.close()

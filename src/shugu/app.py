@@ -9,12 +9,15 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from fastapi.concurrency import run_in_threadpool
+from fastapi_offline import FastAPIOffline
 
 from shugu import __version__
-from shugu.api import errors
+from shugu.api import errors, openapi
+from shugu.api.guard import RequestGuard
 from shugu.runtime import Exchange
 
 API_PREFIX = "/api/v1"
+DOCS_ASSETS = f"{API_PREFIX}/docs-assets"
 log = logging.getLogger("shugu")
 
 
@@ -36,9 +39,24 @@ async def _sign_periodically(exchange: Exchange, interval: float) -> None:
             log.exception("signing the ledger tree head failed")
 
 
+def clean_up_interrupted_work(exchange: Exchange) -> None:
+    """Remove what a killed server left behind: partial uploads and unpublished Delta files."""
+    from shugu.catalog import uploads
+    from shugu.catalog.ingest import service as ingest
+
+    try:
+        uploads.sweep(exchange.settings.uploads_dir)
+    except OSError:  # an unreadable uploads folder must not keep the exchange down
+        log.exception("could not clean the uploads folder")
+    repaired = ingest.recover(exchange)
+    if repaired:
+        log.warning("cut back %d table(s) left mid-ingest: %s", len(repaired), repaired)
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     exchange: Exchange = app.state.exchange
+    await run_in_threadpool(clean_up_interrupted_work, exchange)
     interval = exchange.settings.sth_interval_seconds
     task = asyncio.create_task(_sign_periodically(exchange, interval)) if interval > 0 else None
     try:
@@ -61,14 +79,20 @@ def create_app(exchange: Exchange) -> FastAPI:
     from shugu.review.routes import router as review_router
     from shugu.rights.routes import router as rights_router
     from shugu.sandbox.routes import router as sandbox_router
+    from shugu.sharing.routes import PREFIX as SHARING_PREFIX
     from shugu.sharing.routes import router as sharing_router
 
-    app = FastAPI(
+    # Swagger UI and ReDoc from fastapi-offline's packaged assets, served by shugu itself:
+    # the API docs render on a machine without internet, and no other origin sees who
+    # reads them. The validator badge would fetch from swagger.io: off.
+    app = FastAPIOffline(
         title="shugu (数谷) data exchange",
         version=__version__,
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=f"{API_PREFIX}/docs",
-        redoc_url=None,
+        redoc_url=f"{API_PREFIX}/redoc",
+        static_url=DOCS_ASSETS,
+        swagger_ui_parameters={"validatorUrl": None},
         lifespan=_lifespan,
     )
     app.state.exchange = exchange
@@ -92,4 +116,8 @@ def create_app(exchange: Exchange) -> FastAPI:
     app.include_router(api)
     app.include_router(sharing_router)
     app.include_router(portal_router)
+    app.add_middleware(RequestGuard, max_json_bytes=exchange.settings.max_json_bytes,
+                       prefixes=(API_PREFIX, SHARING_PREFIX),
+                       uploads=lambda: openapi.uploads(app.openapi()))
+    openapi.install(app, API_PREFIX, SHARING_PREFIX)
     return app

@@ -252,8 +252,10 @@ class Client:
         header: bool | None = None,
         filename: str | None = None,
         progress: Callable[[int], None] | None = None,
+        null_values: list[str] | None = None,
     ) -> catalog.IngestOut:
-        """Upload a file (path, bytes or binary stream); `progress(n)` gets bytes sent."""
+        """Upload a file (path, bytes or binary stream); `progress(n)` gets bytes sent.
+        `null_values`: CSV cells read as null (default: the empty cell only)."""
         size: int | None = None
         if isinstance(source, bytes):
             content: Any = _chunks_of_bytes(source, progress)
@@ -275,6 +277,7 @@ class Client:
             "delimiter": delimiter,
             "header": None if header is None else str(header).lower(),
             "filename": filename,
+            "null_values": null_values,
         }
         data = self._request(
             "PUT",
@@ -440,7 +443,9 @@ class Client:
         subject: str | None = None,
         limit: int | None = None,
         page_token: str | None = None,
+        mine: bool = False,
     ) -> Page[ledger.EventOut]:
+        """Events, public form; with the opening where your organisation is a party."""
         return self._get(
             Page[ledger.EventOut],
             "/ledger/events",
@@ -448,10 +453,26 @@ class Client:
             subject=subject,
             limit=limit,
             page_token=page_token,
+            mine="true" if mine else None,
         )
 
     def event(self, seq: int) -> ledger.EventOut:
         return self._get(ledger.EventOut, f"/ledger/events/{seq}")
+
+    def opening(self, seq: int) -> ledger.EventOut:
+        """One event with its opening (403 not_a_party unless you are one)."""
+        return self._get(ledger.EventOut, f"/ledger/events/{seq}/opening")
+
+    def openings(self, *, action: str | None = None, subject: str | None = None,
+                 tree_size: int | None = None, limit: int | None = None,
+                 page_token: str | None = None) -> dict[str, Any]:
+        """A bundle of your events' openings with proofs (JSON, as an auditor gets it)."""
+        return self._request("GET", "/ledger/openings", params={  # type: ignore[no-any-return]
+            "action": action, "subject": subject, "tree_size": tree_size, "limit": limit,
+            "page_token": page_token})
+
+    def verify_openings(self, bundle: dict[str, Any]) -> ledger.BundleVerdict:
+        return self._send("POST", ledger.BundleVerdict, "/ledger/openings/verify", bundle)
 
     def inclusion_proof(self, seq: int, tree_size: int | None = None) -> ledger.InclusionProof:
         return self._get(
@@ -664,6 +685,17 @@ class Client:
 
     def platform_key(self) -> rights.PlatformKeyOut:
         return self._get(rights.PlatformKeyOut, "/public/platform-key")
+
+    def public_notices(self, *, limit: int | None = None,
+                       page_token: str | None = None) -> Page[rights.PublicNotice]:
+        """Registrations in public notice (公示) now, with their objection deadline (no
+        token needed)."""
+        return self._get(Page[rights.PublicNotice], "/public/notices", limit=limit,
+                         page_token=page_token)
+
+    def product_certificates(self, slug: str) -> list[rights.PublicStatus]:
+        """The public status of a product's certificates (a listed product: no token)."""
+        return self._list(list[rights.PublicStatus], f"/products/{slug}/certificates")
 
     def register_pledge(self, number: str, pledgee_org_id: int, amount_fen: int,
                         term_end: datetime, *, term_start: datetime | None = None,

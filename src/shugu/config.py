@@ -16,6 +16,13 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy URL; default: a SQLite file in the data dir"
     )
     max_upload_bytes: int = Field(default=8 * 1024**3, description="largest accepted upload")
+    max_columns: int = Field(
+        default=2000, ge=1, le=100_000,
+        description="most columns a table may have; wider uploads are refused (422)",
+    )
+    max_json_bytes: int = Field(
+        default=4 * 1024**2, ge=1024,
+        description="largest request body of any API call but uploads (413 body_too_large)")
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str | None = Field(

@@ -58,3 +58,32 @@ class TooLarge(ShuguError):
 class Unprocessable(ShuguError):
     status = 422
     code = "unprocessable"
+
+
+# SQLSTATEs of values the database cannot hold: numeric_value_out_of_range,
+# character_not_in_repertoire, untranslatable_character, datetime_field_overflow.
+_VALUE_SQLSTATES = {"22003", "22021", "22P05", "22008"}
+
+
+def refusal_for(exc: BaseException) -> ShuguError | None:
+    """A 422 for an input the database could not store, had it slipped past the declared
+    ranges (a number beyond INTEGER/BIGINT, a NUL character): the last line of defence
+    against a 500, not the first. None for any other exception."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OverflowError) or getattr(current, "sqlstate", None) \
+                in _VALUE_SQLSTATES:
+            return _out_of_range()
+        if isinstance(current, ValueError) and "NUL" in str(current):
+            return _out_of_range()
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+    return None
+
+
+def _out_of_range() -> ShuguError:
+    refusal = ShuguError("a value in the request is out of range or holds a character "
+                         "that cannot be stored", code="value_out_of_range")
+    refusal.status = 422
+    return refusal

@@ -6,7 +6,7 @@ from shugu.contracts.models import Agreement, Negotiation, NegotiationStep, Offe
 from shugu.db import Base
 from shugu.entitlements.models import Entitlement
 from shugu.identity.models import ApiToken, Organization, User
-from shugu.ledger.models import LedgerEvent, LedgerHead, LedgerNode, TreeHead
+from shugu.ledger.models import LedgerEvent, LedgerHead, LedgerNode, LedgerParty, TreeHead
 from shugu.metering.models import UsageRecord
 from shugu.review.models import Listing
 from shugu.rights.models import (
@@ -42,6 +42,7 @@ __all__ = [
     "LedgerEvent",
     "LedgerHead",
     "LedgerNode",
+    "LedgerParty",
     "Licence",
     "Listing",
     "Negotiation",

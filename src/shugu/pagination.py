@@ -13,6 +13,9 @@ T = TypeVar("T")
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+# An offset or key beyond this is no token this server issued (and would overflow the
+# database's BIGINT / SQLite's INTEGER once the limit is added).
+MAX_OFFSET = 2**62
 
 
 class Page(BaseModel, Generic[T]):
@@ -24,6 +27,8 @@ class Page(BaseModel, Generic[T]):
 def decode_token(token: str | None) -> int:
     if not token:
         return 0
+    if len(token) > 100:
+        raise InvalidInput("page_token is not one this server issued", code="invalid_page_token")
     try:
         raw = base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4)).decode()
         kind, value = raw.split(":", 1)
@@ -31,7 +36,7 @@ def decode_token(token: str | None) -> int:
     except ValueError as exc:
         raise InvalidInput("page_token is not one this server issued",
                            code="invalid_page_token") from exc
-    if kind != "o" or offset < 0:
+    if kind != "o" or not 0 <= offset <= MAX_OFFSET:
         raise InvalidInput("page_token is not one this server issued", code="invalid_page_token")
     return offset
 

@@ -71,3 +71,30 @@ def verify_signature(public_b64: str, message: bytes, signature_b64: str) -> boo
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+class InvalidPublicKey(ValueError):
+    """A text given as the platform's public key is not one (not base64, wrong length)."""
+
+
+def check_public_key(public_b64: str) -> bytes:
+    """The raw 32 bytes of a base64 Ed25519 public key, or InvalidPublicKey saying why not.
+
+    Verifiers call this on a key they are handed before checking any signature with it, so
+    that a mistyped key is reported as such instead of as a forged signature.
+    """
+    if not isinstance(public_b64, str):
+        raise InvalidPublicKey(f"the public key must be text, not {type(public_b64).__name__}")
+    try:
+        raw = base64.b64decode(public_b64.strip(), validate=True)
+    except ValueError:
+        raise InvalidPublicKey(f"the public key {public_b64!r} is not base64") from None
+    if len(raw) != 32:
+        raise InvalidPublicKey(f"the public key {public_b64!r} is {len(raw)} bytes, not the 32 "
+                               "of an Ed25519 public key")
+    try:
+        Ed25519PublicKey.from_public_bytes(raw)
+    except ValueError as exc:
+        raise InvalidPublicKey(f"the public key {public_b64!r} is not an Ed25519 key: "
+                               f"{exc}") from None
+    return raw

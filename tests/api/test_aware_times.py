@@ -43,6 +43,7 @@ def test_naive_grant_window_is_a_422_and_writes_nothing(provider: Client, consum
     r = httpx.post(f"{server.url}/api/v1/entitlements",
                    headers={"Authorization": f"Bearer {provider.token}"},
                    json={"consumer_org_id": consumer.org_id,  # type: ignore[attr-defined]
-                         "product": "power-use", "modes": ["share"], "valid_until": NAIVE})
+                         "product": "power-use", "modes": ["share"], "valid_until": NAIVE},
+                   timeout=60)
     assert (r.status_code, r.json()["error"]["code"]) == (422, "invalid_request")
     assert provider.list_entitlements(role="provider") == []

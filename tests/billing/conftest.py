@@ -61,7 +61,8 @@ class Market:
         """n Delta Sharing /query calls as the consumer, over real HTTP."""
         url = f"{self.server.url}/delta-sharing/shares/{SLUG}/schemas/default/tables/use/query"
         for _ in range(n):
-            r = httpx.post(url, json={}, headers={"Authorization": f"Bearer {profile_token}"})
+            r = httpx.post(url, json={}, headers={"Authorization": f"Bearer {profile_token}"},
+                           timeout=60)
             assert r.status_code == 200, r.text
 
 

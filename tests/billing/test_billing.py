@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 
 from shugu.billing import voucher_check
 from shugu.client import Client, ShuguAPIError
+from shugu.contracts.models import Agreement
 from shugu.db import utcnow
 from tests.billing.conftest import Market, days_ago, profile_token
 from tests.conftest import Orgs
@@ -91,6 +93,22 @@ def test_void_releases_usage_for_the_next_run(market: Market, tmp_path: Path) ->
     assert again.number != invoice.number and again.total_fen == 200
 
 
+def test_a_cutoff_to_the_second_includes_that_second(market: Market) -> None:
+    """`billing run --until <now, as printed to the second>` bills the agreement concluded a
+    moment earlier in the same second; a cut-off with a fraction is taken exactly."""
+    deal = market.agree("one_time", 700)
+    with market.exchange.read() as s:
+        begun = s.get(Agreement, deal.agreement_id).created_at  # type: ignore[union-attr]
+    # Same second, but a fraction before it began: exact, so nothing is due yet.
+    if begun.microsecond:
+        assert market.operator.run_billing(begun - timedelta(microseconds=1)) == []
+    [invoice] = market.operator.run_billing(begun.replace(microsecond=0))
+    assert invoice.agreement_number == deal.number
+    # The cut-off never reaches past now, so the period ends by now at the latest.
+    assert invoice.period_end <= utcnow()
+    assert market.operator.run_billing(begun.replace(microsecond=0)) == []
+
+
 def test_cutoff_cannot_be_in_the_future(market: Market) -> None:
     from datetime import timedelta
 
@@ -155,7 +173,8 @@ def test_voucher_evidence_verifies_offline_and_tampering_is_caught(market: Marke
 
     edited = json.loads(json.dumps(bundle))
     invoice_event = next(e for e in edited["events"] if e["action"] == "invoice.issued")
-    invoice_event["payload_json"] = invoice_event["payload_json"].replace("88800", "1")
+    invoice_event["opening"]["payload_json"] = \
+        invoice_event["opening"]["payload_json"].replace("88800", "1")
     report = voucher_check.verify(edited, key)
     assert not report.ok and any(c.name.startswith("event") and not c.ok for c in report.checks)
 
@@ -227,8 +246,10 @@ def test_billing_events_are_on_the_ledger(market: Market) -> None:
     actions = [e.action for e in market.operator.events(limit=500).items]
     for action in ("invoice.issued", "settlement.completed", "voucher.issued"):
         assert action in actions
-    assert market.operator.event(invoice.ledger_seq).payload["total_fen"] == 500
-    assert market.operator.event(stl.ledger_seq).payload["invoices"] == [invoice.number]
+    assert market.operator.event(invoice.ledger_seq).opening.payload[  # type: ignore[union-attr]
+        "total_fen"] == 500
+    assert market.operator.event(stl.ledger_seq).opening.payload[  # type: ignore[union-attr]
+        "invoices"] == [invoice.number]
 
 
 def test_concurrent_billing_runs_never_bill_twice(market: Market, tmp_path: Path) -> None:
@@ -294,9 +315,10 @@ def test_times_without_a_zone_are_refused(market: Market) -> None:
     headers = {"Authorization": f"Bearer {market.operator.token}"}
     base = f"{market.server.url}/api/v1"
     for path in ("/billing/runs", "/settlements"):
-        r = httpx.post(base + path, json={"until": "2026-11-01T00:00:00"}, headers=headers)
+        r = httpx.post(base + path, json={"until": "2026-11-01T00:00:00"}, headers=headers,
+                       timeout=60)
         assert (r.status_code, r.json()["error"]["code"]) == (422, "invalid_request")
     r = httpx.get(base + "/billing/cost-items.csv", params={"start": "2026-11-01T00:00:00"},
-                  headers={"Authorization": f"Bearer {market.consumer.token}"})
+                  headers={"Authorization": f"Bearer {market.consumer.token}"}, timeout=60)
     assert r.status_code == 422
     assert market.operator.invoices(role="all").items == []

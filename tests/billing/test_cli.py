@@ -49,6 +49,10 @@ def test_operator_bills_settles_and_consumer_verifies(market: Market, tmp_path: 
     code, out = shugu(market, None, "voucher", "verify", str(bundle), "--public-key", key,
                       as_json=False)
     assert code == 1 and "NOT verified" in out
+    for nonsense in ("nonsense", "bm9uc2Vuc2U="):  # the key is blamed, not the signature
+        code, out = shugu(market, None, "voucher", "verify", str(bundle), "--public-key",
+                          nonsense, as_json=False)
+        assert code == 2 and "public key" in out and "signature" not in out, out
     bundle.write_text("not json")
     code, _ = shugu(market, None, "voucher", "verify", str(bundle))
     assert code == 2

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
+import httpx
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -80,7 +82,7 @@ def test_bad_input_is_a_4xx_with_its_code(provider: Client, product: str,
     before = state(exchange)
     with pytest.raises(ShuguAPIError) as info:
         provider.ingest(product, "load", CSV.encode() + "上海,2024-01-01,1,多余\n".encode())
-    assert (info.value.status, info.value.code) == (400, "ragged_rows")
+    assert (info.value.status, info.value.code) == (422, "ragged_rows")
     assert info.value.details["line"] == 4
     with pytest.raises(ShuguAPIError) as info:
         provider.ingest(product, "load", "地区,时段,负荷_MW\n上海,下午,1\n".encode())
@@ -116,3 +118,54 @@ def test_upload_over_the_limit_is_413(provider: Client, product: str,
     out = provider.ingest(product, "load", big[:LIMIT].rsplit(b"\n", 1)[0] + b"\n")
     assert out.version == 0  # just under the limit is fine
     assert DeltaTable(str(where)).version() == 0
+
+
+def test_null_markers_travel_from_the_sdk(provider: Client, product: str,
+                                          exchange: Exchange) -> None:
+    out = provider.ingest(product, "load", "地区,负荷_MW\nNA,1\n,\\N\n杭州,2\n".encode(),
+                          null_values=["", "NA", "\\N"])
+    assert [(c.name, c.type) for c in out.columns] == [("地区", "string"), ("负荷_MW", "long")]
+    with exchange.read() as s:
+        where = exchange.settings.tables_dir / s.scalars(select(DataTable.location)).one()
+    rows = DeltaTable(str(where)).to_pyarrow_table().to_pylist()
+    assert rows == [{"地区": None, "负荷_MW": 1}, {"地区": None, "负荷_MW": None},
+                    {"地区": "杭州", "负荷_MW": 2}]
+
+
+@pytest.mark.parametrize(("query", "code"), [
+    ("delimiter=%00", "invalid_delimiter"), ("delimiter=", "invalid_delimiter"),
+    ("delimiter=%0A", "invalid_delimiter"), ("delimiter=%22", "invalid_delimiter"),
+    ("delimiter=%EF%BC%8C", "invalid_delimiter"), ("delimiter=ab", "invalid_delimiter"),
+    ("null_values=a%0Ab", "invalid_null_values"),
+    ("encoding=utf%008", "encoding_error"), ("encoding=base64", "encoding_error"),
+])
+def test_bad_options_are_refused_before_the_upload(provider: Client, product: str,
+                                                   exchange: Exchange, query: str,
+                                                   code: str) -> None:
+    provider.ingest(product, "load", CSV.encode())
+    before = state(exchange)
+    response = httpx.put(f"{provider.base_url}/api/v1/products/{product}/tables/load/data"
+                         f"?{query}", content=CSV.encode(), headers={
+                             "Authorization": f"Bearer {provider.token}"})
+    assert response.status_code in (400, 422), response.text
+    assert response.json()["error"]["code"] == code
+    assert state(exchange) == before  # nothing written, no upload file left
+    assert provider.ingest(product, "load", CSV.encode()).version == 1  # server alive
+
+
+def test_cli_passes_null_markers(provider: Client, product: str, tmp_path: Path,
+                                 exchange: Exchange) -> None:
+    from typer.testing import CliRunner
+
+    from shugu.cli import app
+
+    path = tmp_path / "nulls.csv"
+    path.write_text("地区,负荷_MW\n-,1\n杭州,-\n")
+    result = CliRunner().invoke(app, [
+        "--url", provider.base_url, "--token", str(provider.token), "--json", "ingest",
+        product, "load", str(path), "--null-value", "", "--null-value", "-"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["columns"][1]["type"] == "long"
+    with exchange.read() as s:
+        where = exchange.settings.tables_dir / s.scalars(select(DataTable.location)).one()
+    assert DeltaTable(str(where)).to_pyarrow_table().column("地区").to_pylist() == [None, "杭州"]

@@ -366,12 +366,12 @@ REFUSALS = {
     "unknown encoding": (b"a\n1\n", {"encoding": "klingon"}, 400, "encoding_error"),
     "bad utf-8 late": (_late_bad_utf8(), {}, 400, "encoding_error"),
     "utf-16": ("a,b\n1,2\n".encode("utf-16"), {}, 400, "encoding_error"),
-    "ragged": (b"a,b,c\n1,2,3\n4,5\n6,7,8\n", {}, 400, "ragged_rows"),
+    "ragged": (b"a,b,c\n1,2,3\n4,5\n6,7,8\n", {}, 422, "ragged_rows"),
     "zip": (b"PK\x03\x04" + b"\x00" * 50, {}, 415, "unsupported_format"),
     "not parquet": (POWER_CSV.encode(), {"format": "parquet"}, 415, "unsupported_format"),
     "corrupt parquet": (b"PAR1" + b"\x07" * 100 + b"PAR1", {}, 400, "corrupt_file"),
     "duplicate names": (b"a,b,a\n1,2,3\n", {}, 400, "duplicate_column"),
-    "bad delimiter": (b"a,b\n1,2\n", {"delimiter": "::"}, 400, "csv_parse_error"),
+    "bad delimiter": (b"a,b\n1,2\n", {"delimiter": "::"}, 422, "invalid_delimiter"),
 }
 
 

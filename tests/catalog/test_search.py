@@ -317,12 +317,18 @@ def test_consumers_search_over_http(provider: Client, consumer: Client, operator
     for call, code in [(lambda: consumer.search("x" * 201), "invalid_query"),
                        (lambda: consumer.search("用电", page_token="nope"),
                         "invalid_page_token"),
-                       (lambda: consumer.search("用电", limit=0), "invalid_limit")]:
+                       (lambda: consumer.search("用电", limit=0), "invalid_request")]:
         with pytest.raises(ShuguAPIError) as info:
             call()
-        assert (info.value.status, info.value.code) == (400, code)
-    anonymous = httpx.get(f"{server.url}/api/v1/search", params={"q": "用电"})
-    assert anonymous.status_code == 401
+        assert (info.value.status, info.value.code) == \
+            (422 if code == "invalid_request" else 400, code)
+    # The catalogue is public: the same answer without a token; a bad token is still 401.
+    anonymous = httpx.get(f"{server.url}/api/v1/search", params={"q": "用电"}, timeout=60)
+    assert anonymous.status_code == 200
+    assert [h["slug"] for h in anonymous.json()["items"]] == ["power-use"]
+    forged = httpx.get(f"{server.url}/api/v1/search", params={"q": "用电"},
+                       headers={"Authorization": "Bearer shg_x_y"}, timeout=60)
+    assert (forged.status_code, forged.json()["error"]["code"]) == (401, "token_invalid")
 
 
 WORDS_ZH = ["浙江", "杭州", "企业", "居民", "用电量", "用水量", "碳排放", "信用评分", "月度",

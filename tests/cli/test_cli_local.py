@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -21,13 +22,13 @@ def env_for(data_dir: Path) -> dict[str, str]:
     return env
 
 
-def wait_for(url: str, proc: subprocess.Popen[str], seconds: float = 60) -> None:
+def wait_for(url: str, proc: subprocess.Popen[str], seconds: float = 180) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise AssertionError(f"server exited: {proc.stdout.read() if proc.stdout else ''}")
         try:
-            if httpx.get(url, timeout=1).status_code == 200:
+            if httpx.get(url, timeout=30).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
@@ -43,13 +44,32 @@ def test_serve_prints_first_start_login_and_answers(tmp_path: Path, db_url: str)
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         wait_for(f"http://127.0.0.1:{port}/api/v1/health", proc)
-        spec = httpx.get(f"http://127.0.0.1:{port}/api/v1/openapi.json").json()
+        # The first OpenAPI build takes seconds on a loaded machine: no short timeout.
+        spec = httpx.get(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=120).json()
         assert "/api/v1/products/{slug}/tables/{table}/data" in spec["paths"]
         assert "/api/v1/search" in spec["paths"]
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=30)
     assert "password:" in out and "login operator" in out
+
+
+def test_serve_on_a_port_in_use_fails_clearly(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for command in (["serve"], ["demo", "--rows", "100"]):
+            data_dir = tmp_path / command[0]
+            result = subprocess.run([*SHUGU, *command, "--port", str(port), "--data-dir",
+                                     str(data_dir)], env=env_for(data_dir),
+                                    capture_output=True, text=True, timeout=120)
+            assert result.returncode == 1, result.stdout + result.stderr
+            assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+            assert "Traceback" not in result.stderr
+            # Nothing was started or created: no "serving at", no first-start password.
+            assert "serving" not in result.stdout and "password" not in result.stdout
+            assert not data_dir.exists()
 
 
 def test_db_upgrade(tmp_path: Path) -> None:
@@ -67,6 +87,9 @@ def test_demo_seeds_and_prints_tokens(tmp_path: Path) -> None:
     assert first.returncode == 0, first.stdout + first.stderr
     out = first.stdout
     assert "zj-enterprise-power-monthly" in out and "5,000 rows" in out
+    # Not serving: it says so, and how to serve it, instead of "ready at".
+    assert "is ready at" not in out and "not serving" in out
+    assert f"shugu serve --data-dir {data_dir}" in out
     assert out.count("shg_") >= 4
     # A second start reuses the data and hands out fresh tokens.
     second = subprocess.run(cmd, env=env_for(data_dir), capture_output=True, text=True,

@@ -7,7 +7,7 @@ from sqlalchemy import delete, select
 
 from shugu.ledger import service as ledger
 from shugu.ledger import tree_heads
-from shugu.ledger.events import leaf_data, payload_hash
+from shugu.ledger.events import commitment, leaf_data_v2, public_subject
 from shugu.ledger.merkle import frontier_append, leaf_hash
 from shugu.ledger.models import LedgerEvent, LedgerHead, LedgerNode
 from shugu.runtime import Exchange
@@ -31,15 +31,17 @@ def ledger_ex(exchange: Exchange) -> Exchange:
 
 def rewrite_consistently(ex: Exchange) -> None:
     """What an attacker with database access but without the key would do after an edit:
-    recompute every payload hash, leaf, node and the head so that all of them agree."""
+    recompute every commitment, public subject, leaf, node and the head so that all of them
+    agree."""
     with ex.transaction() as s:
         events = s.scalars(select(LedgerEvent).order_by(LedgerEvent.seq)).all()
         frontier: list[bytes] = []
         nodes: list[tuple[int, int, bytes]] = []
         for e in events:
-            e.payload_hash = payload_hash(e.payload)
-            e.leaf_hash = leaf_hash(leaf_data(e.seq, e.ts, e.actor, e.action, e.subject,
-                                              e.payload_hash))
+            e.public_subject = public_subject(e.subject)
+            e.commitment = commitment(e.actor, e.subject, e.payload, e.salt or "")
+            e.leaf_hash = leaf_hash(leaf_data_v2(e.seq, e.ts, e.action, e.public_subject,
+                                                 e.commitment))
             frontier, completed = frontier_append(frontier, e.seq, e.leaf_hash)
             nodes += completed
         s.execute(delete(LedgerNode))

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import base64
-import hashlib
+import json
 
 import pytest
 
 from shugu.client import Client, ShuguAPIError
 from shugu.jsoncanon import dumps
-from shugu.ledger.events import leaf_data, sth_message
+from shugu.ledger.events import commitment, leaf_data_v2, public_subject, sth_message
 from shugu.ledger.merkle import leaf_hash
 from shugu.ledger.proofs import verify_consistency, verify_inclusion
 from shugu.ledger.schemas import EventOut, SignedTreeHead
@@ -62,12 +62,18 @@ def test_events_of_earlier_calls_are_proven_in_a_signed_tree_head(
     assert actions.count("organization.created") == 3
     assert "product.created" in actions
     created = [e for e in events if e.action == "organization.created"]
-    assert created[1].payload["name"].startswith("浙江电网公司")
+    # The auditor reads openings; the commitment binds them.
+    assert created[1].opening is not None
+    assert created[1].opening.payload["name"].startswith("浙江电网公司")
 
     for e in events:
         # Recompute the leaf from the event as served: the server's word is not enough.
-        assert hashlib.sha256(dumps(e.payload).encode()).hexdigest() == e.payload_sha256
-        leaf = leaf_hash(leaf_data(e.seq, e.ts, e.actor, e.action, e.subject, e.payload_sha256))
+        assert e.version == 2 and e.commitment is not None and e.opening is not None
+        o = e.opening
+        assert json.loads(o.payload_json) == o.payload and dumps(o.payload) == o.payload_json
+        assert commitment(o.actor, o.subject, o.payload_json, o.salt or "") == e.commitment
+        assert public_subject(o.subject) == e.subject
+        leaf = leaf_hash(leaf_data_v2(e.seq, e.ts, e.action, e.subject, e.commitment))
         assert leaf.hex() == e.leaf_hash
         proof = auditor.inclusion_proof(e.seq, sth.size)
         assert (proof.seq, proof.tree_size, proof.root) == (e.seq, sth.size, sth.root)
@@ -110,24 +116,55 @@ def test_filters_and_pagination(operator: Client, orgs: Orgs) -> None:
 
 def test_refusals(server: LiveServer, operator: Client) -> None:
     anonymous = Client(server.url)
-    for call in (anonymous.tree_head, anonymous.public_key, anonymous.events,
-                 lambda: anonymous.event(0), lambda: anonymous.inclusion_proof(0),
-                 lambda: anonymous.consistency_proof(1, 2)):
+    # What needs an organisation: openings. The public form needs no token (see
+    # test_disclosure.py); a token that is given must be valid.
+    for call in (lambda: anonymous.opening(0), anonymous.openings):
         err = api_error(call)
         assert (err.status, err.code) == (401, "token_missing")
     anonymous.close()
+    forged = Client(server.url, "shugu_nothing_here")
+    err = api_error(forged.events)
+    assert (err.status, err.code) == (401, "token_invalid")
+    forged.close()
 
     size = operator.tree_head().size
     for call, status, code in (
         (lambda: operator.event(size + 5), 404, "event_not_found"),
-        (lambda: operator.event(-1), 404, "event_not_found"),
+        (lambda: operator.event(-1), 422, "invalid_request"),
         (lambda: operator.inclusion_proof(size + 5), 404, "event_not_found"),
         (lambda: operator.inclusion_proof(2, 2), 400, "invalid_tree_size"),
         (lambda: operator.inclusion_proof(0, size + 1), 400, "invalid_tree_size"),
         (lambda: operator.consistency_proof(3, 2), 400, "invalid_tree_size"),
         (lambda: operator.consistency_proof(1, size + 1), 400, "invalid_tree_size"),
-        (lambda: operator.events(limit=0), 400, "invalid_limit"),
+        (lambda: operator.events(limit=0), 422, "invalid_request"),
         (lambda: operator.events(page_token="nonsense!"), 400, "invalid_page_token"),
     ):
         err = api_error(call)
         assert (err.status, err.code) == (status, code), err
+
+
+def test_openings_refusals_and_garbage(server: LiveServer, operator: Client) -> None:
+    size = operator.tree_head().size
+    err = api_error(lambda: operator.openings(tree_size=size + 7))
+    assert (err.status, err.code) == (404, "tree_head_not_found")
+    for bad in (-1, 2**63, 10**30):
+        err = api_error(lambda bad=bad: operator.openings(tree_size=bad))  # type: ignore[misc]
+        assert err.status == 422, err
+    err = api_error(lambda: operator.openings(limit=0))
+    assert (err.status, err.code) == (400, "invalid_limit")
+    # A bundle against the current head verifies; nonsense is a verdict, never a 5xx.
+    bundle = operator.openings(limit=2)
+    assert len(bundle["items"]) == 2 and bundle["next_page_token"]
+    rest = operator.openings(limit=100, page_token=bundle["next_page_token"],
+                             tree_size=bundle["tree_head"]["size"])
+    assert [i["event"]["seq"] for i in bundle["items"] + rest["items"]] == list(range(size))
+    anonymous = Client(server.url)
+    assert anonymous.verify_openings(bundle).ok
+    for garbage in ({}, {"format": "shugu-ledger-openings/1"},
+                    {**bundle, "tree_head": []}, {**bundle, "items": [1, "x", None]},
+                    {**bundle, "items": [{"event": {"seq": True}, "opening": {},
+                                          "audit_path": "zz"}]},
+                    {**bundle, "tree_head": {**bundle["tree_head"], "size": 10**40}}):
+        verdict = anonymous.verify_openings(garbage)
+        assert not verdict.ok and verdict.checks
+    anonymous.close()

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from shugu.config import Settings
 from shugu.ledger import proofs
 from shugu.ledger import service as ledger
-from shugu.ledger.events import leaf_data
+from shugu.ledger.events import commitment, leaf_data_v2, public_subject
 from shugu.ledger.merkle import leaf_hash
 from shugu.ledger.models import LedgerEvent
 from shugu.ledger.read_db import LedgerDatabase
@@ -36,8 +36,11 @@ def test_bulk_ledger_is_an_ordinary_ledger(tmp_path: Path) -> None:
         # The ORM reads the bulk rows back as it reads appended ones, and they hash the same.
         with ex.read() as s:
             events = s.scalars(select(LedgerEvent).order_by(LedgerEvent.seq)).all()
-            entries = tuple(leaf_data(e.seq, e.ts, e.actor, e.action, e.subject,
-                                      e.payload_hash) for e in events)
+            for e in events:
+                assert e.public_subject == public_subject(e.subject)
+                assert e.commitment == commitment(e.actor, e.subject, e.payload, e.salt or "")
+            entries = tuple(leaf_data_v2(e.seq, e.ts, e.action, e.public_subject,
+                                         e.commitment or "") for e in events)
             assert [leaf_hash(x) for x in entries] == [bytes(e.leaf_hash) for e in events]
             assert proofs.root(s, 300) == ref.mth(entries)
         # append carries on from the bulk head, nodes and all.

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from shugu.errors import InvalidInput, NotFound
 from shugu.ledger import proofs
 from shugu.ledger import service as ledger
-from shugu.ledger.events import leaf_data
+from shugu.ledger.events import leaf_data_v2
 from shugu.ledger.merkle import EMPTY_ROOT
 from shugu.ledger.models import LedgerEvent
 from shugu.runtime import Exchange
@@ -127,7 +127,7 @@ def _grow(exchange: Exchange, size: int) -> tuple[bytes, ...]:
                           payload={"n": n, "text": "数据 \"quoted\""})
     with exchange.read() as s:
         rows = s.scalars(select(LedgerEvent).order_by(LedgerEvent.seq)).all()
-        return tuple(leaf_data(e.seq, e.ts, e.actor, e.action, e.subject, e.payload_hash)
+        return tuple(leaf_data_v2(e.seq, e.ts, e.action, e.public_subject, e.commitment or "")
                      for e in rows)
 
 

@@ -62,7 +62,7 @@ def signup(operator: Client, server: LiveServer) -> Iterator[Signup]:
 
 @pytest.fixture
 def web(server: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, follow_redirects=False) as c:
+    with httpx.Client(base_url=server.url, follow_redirects=False, timeout=60) as c:
         yield c
 
 
@@ -83,7 +83,7 @@ def sign_in(web: httpx.Client, member: Member, password: str | None = None,
 
 def signed_in_web(server: LiveServer, member: Member) -> httpx.Client:
     """A fresh httpx client already signed in as member (close it when done)."""
-    c = httpx.Client(base_url=server.url, follow_redirects=False)
+    c = httpx.Client(base_url=server.url, follow_redirects=False, timeout=60)
     assert sign_in(c, member).status_code == 303
     return c
 

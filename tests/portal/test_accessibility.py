@@ -137,7 +137,7 @@ def test_every_page_is_labelled_and_self_contained(
             web.close()
     assert checked == sum(len(p) for _, p in pages)
     login = Audit()
-    login.feed(httpx.get(f"{server.url}/login", params={"lang": lang}).text)
+    login.feed(httpx.get(f"{server.url}/login", params={"lang": lang}, timeout=60).text)
     assert not login.problems(), login.problems()
 
 

@@ -44,7 +44,7 @@ def test_password_sessions_and_sign_out_elsewhere(signup: Signup, server: LiveSe
             "repeat_password": "new-secret-1"})
         assert changed.status_code == 303 and "done=account_password" in changed.headers[
             "location"]
-        with httpx.Client(base_url=server.url) as fresh:
+        with httpx.Client(base_url=server.url, timeout=60) as fresh:
             assert sign_in(fresh, member).status_code == 401
             assert sign_in(fresh, Member(member.username, "new-secret-1", member.api)) \
                 .status_code == 303

@@ -42,7 +42,9 @@ def test_event_page_verifies_its_proof_in_the_browser(browsing: Browsing,
     # A payload altered in the page: the payload check fails.
     altered = page.evaluate("""async () => {
         const last = window.shuguAuditor.last;
-        const event = Object.assign({}, last.event, {payload_json: last.event.payload_json + " "});
+        const opening = Object.assign({}, last.event.opening,
+                                      {payload_json: last.event.opening.payload_json + " "});
+        const event = Object.assign({}, last.event, {opening: opening});
         return (await window.shuguAuditor.check(event, last.proof, last.sth)).payload.ok;
     }""")
     assert altered is False

@@ -14,7 +14,7 @@ import httpx
 from shugu.billing.periods import CST
 from shugu.client import Client
 from shugu.ledger import proofs
-from shugu.ledger.events import leaf_data, sth_message
+from shugu.ledger.events import commitment, leaf_data_v2, sth_message
 from shugu.ledger.merkle import leaf_hash
 from shugu.platform_key import verify_signature
 from shugu.runtime import Exchange
@@ -45,7 +45,7 @@ def test_auditor_pages_refuse_everyone_else(server: LiveServer, signup: Signup) 
             response = web.post(action, data={"csrf_token": csrf, "file": "{}",
                                               "bundle": "{}"})
             assert response.status_code == 404, action
-    with httpx.Client(base_url=server.url) as anonymous:
+    with httpx.Client(base_url=server.url, timeout=60) as anonymous:
         assert anonymous.get("/auditor/ledger/tree-head.json").status_code == 303
 
 
@@ -71,8 +71,9 @@ def test_ledger_explorer_and_proof_json(server: LiveServer, exchange: Exchange,
                             sth["signature"])
     data = json.loads(event.text.split('id="proof-data">', 1)[1].split("</script>", 1)[0])
     e = data["event"]
-    leaf = leaf_hash(leaf_data(e["seq"], e["ts"], e["actor"], e["action"], e["subject"],
-                               e["payload_sha256"]))
+    o = e["opening"]
+    assert commitment(o["actor"], o["subject"], o["payload_json"], o["salt"]) == e["commitment"]
+    leaf = leaf_hash(leaf_data_v2(e["seq"], e["ts"], e["action"], e["subject"], e["commitment"]))
     assert leaf.hex() == proof["leaf_hash"] == data["leaf_hash"]
     assert proofs.verify_inclusion(leaf, 1, sth["size"],
                                    [bytes.fromhex(h) for h in proof["audit_path"]],

@@ -124,5 +124,9 @@ def test_own_table_upload_with_progress_join_and_csv(
     # On a phone the page (own tables, answer, reviews) does not scroll sideways.
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto("/consumer/sandbox#mine")
-    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    wide = page.evaluate("""() => [...document.querySelectorAll('body *')]
+        .filter(e => e.getBoundingClientRect().right > 390)
+        .map(e => e.tagName + '#' + e.id + '.' + e.className + ' ' +
+             Math.round(e.getBoundingClientRect().right)).slice(0, 15)""")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390, wide
     browsing.shot(page, "own-tables-phone")

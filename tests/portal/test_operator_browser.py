@@ -35,7 +35,7 @@ def test_operator_approves_a_listing_then_bills_and_settles(
     page.wait_for_url(lambda url: "done=op_listing_approved" in url)
     assert page.get_by_role("status").first.inner_text() == "已批准上架。"
     assert provider.api.get_product("contacts-web").status == "listed"
-    assert "8800" in page.locator("dl.sheet").inner_text()
+    assert "8,800" in page.locator("dl.sheet").inner_text()  # digit grouping
     browsing.shot(page, "listing-approved")
 
     # A trade on the now listed product, then billing and settlement from the portal.

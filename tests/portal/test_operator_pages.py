@@ -83,7 +83,7 @@ def test_operator_pages_refuse_everyone_else(server: LiveServer, exchange: Excha
                        "/operator/registrations/1/review", "/operator/objections/1/resolve"):
             assert web.post(action, data={"csrf_token": csrf}).status_code == 404, action
     # Signed out: the sign-in page.
-    with httpx.Client(base_url=server.url) as anonymous:
+    with httpx.Client(base_url=server.url, timeout=60) as anonymous:
         assert anonymous.get("/operator/listings").status_code == 303
 
 
@@ -126,7 +126,7 @@ def test_listing_review_approve_reject_delist(server: LiveServer, exchange: Exch
         assert ok.status_code == 303 and "done=op_listing_approved" in ok.headers["location"]
         assert provider.api.get_product("contacts-a").status == "listed"
         shown = web.get(ok.headers["location"]).text
-        assert "Listing approved." in shown and "8500" in shown
+        assert "Listing approved." in shown and "8,500" in shown  # digit grouping
         # Approving twice: the domain refuses (409), shown as a page.
         again = post_form(web, base, f"{base}/approve", {})
         assert again.status_code == 409 and "listing_not_in_review" in again.text

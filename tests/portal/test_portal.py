@@ -18,15 +18,18 @@ POLICY = {"permission": [{"action": "use", "constraint": [
 
 def test_sign_in_sets_a_safe_session_cookie(signup: Signup, web: httpx.Client) -> None:
     member = signup(["consumer"], "杭州银行")
-    first = web.get("/")
+    first = web.get("/account")
     assert first.status_code == 303 and first.headers["location"].startswith("/login")
+    # The catalogue itself is public: no sign-in, no redirect, no user menu.
+    public = web.get("/")
+    assert public.status_code == 200 and 'action="/logout"' not in public.text
     page = web.get("/login")
     assert '<html lang="zh-CN">' in page.text and "用户名" in page.text
 
     wrong = sign_in(web, member, password="not-the-password")
     assert wrong.status_code == 401 and MESSAGES["zh"]["login.failed"] in wrong.text
     assert "shugu_session" not in wrong.headers.get("set-cookie", "")
-    assert web.get("/").status_code == 303
+    assert web.get("/account").status_code == 303
 
     ok = sign_in(web, member, next="/?q=x")
     assert ok.status_code == 303 and ok.headers["location"] == "/?q=x"
@@ -39,8 +42,13 @@ def test_sign_in_sets_a_safe_session_cookie(signup: Signup, web: httpx.Client) -
     assert home.status_code == 200 and member.username in home.text
 
     # A forged cookie is no session.
-    with httpx.Client(base_url=str(web.base_url), cookies={"shugu_session": "shg_x_y"}) as c:
-        assert c.get("/").status_code == 303
+    with httpx.Client(base_url=str(web.base_url), cookies={"shugu_session": "shg_x_y"},
+                      timeout=60) as c:
+        assert c.get("/account").status_code == 303
+        # On a public page the visitor is anonymous and the dead cookie is dropped.
+        public = c.get("/")
+        assert public.status_code == 200 and 'action="/logout"' not in public.text
+        assert 'shugu_session=""' in public.headers.get("set-cookie", "")
 
 
 def test_open_redirects_are_refused(signup: Signup, web: httpx.Client) -> None:
@@ -80,10 +88,11 @@ def test_sign_out_revokes_the_session(signup: Signup, web: httpx.Client,
     assert out.status_code == 303 and out.headers["location"] == "/login"
     assert "shugu_session" not in web.cookies
     # Replaying the old cookie gets nothing, on the portal or the API.
-    with httpx.Client(base_url=server.url, cookies={"shugu_session": secret}) as c:
-        assert c.get("/").status_code == 303
+    with httpx.Client(base_url=server.url, cookies={"shugu_session": secret}, timeout=60) as c:
+        assert c.get("/account").status_code == 303
     assert httpx.get(f"{server.url}/api/v1/tokens",
-                     headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+                     headers={"Authorization": f"Bearer {secret}"},
+                     timeout=60).status_code == 401
 
 
 def test_language_switch_renders_english(signup: Signup, web: httpx.Client) -> None:

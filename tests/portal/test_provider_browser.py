@@ -72,7 +72,7 @@ def test_provider_journey_in_a_browser(browsing: Browsing, signup: Signup,
     browsing.shot(page, "uploaded")
     assert grid.api.get_product("power-use").tables[0].row_count == ROWS
     page.click(".prov-reload")
-    assert page.locator("#rows-usage").inner_text() == str(ROWS)
+    assert page.locator("#rows-usage").inner_text() == f"{ROWS:,}"  # digit grouping
 
     # Submit for listing: the scan and the quality report; the operator approves.
     page.click("#tab-listing")

@@ -188,7 +188,8 @@ def test_delist_by_provider_or_operator_and_relist(provider: Client, consumer: C
     assert api_error(lambda: consumer.get_listing(SLUG)).code == "product_not_found"
     # Delivery under existing entitlements is not gated by listing.
     shares = httpx.get(f"{server.url}/delta-sharing/shares",
-                       headers={"Authorization": f"Bearer {profile['bearerToken']}"}).json()
+                       headers={"Authorization": f"Bearer {profile['bearerToken']}"},
+                       timeout=60).json()
     assert SLUG in [s["name"] for s in shares["items"]]
     e = api_error(lambda: provider.delist(SLUG, "again"))
     assert (e.status, e.code) == (409, "not_listed")

@@ -109,14 +109,15 @@ def test_html_and_public_status(operator: Client, provider: Client, orgs: Orgs,
     embedded = embedded.split("</script>")[0]
     assert certfile.verify(json.loads(embedded), exchange.key.public_b64).ok
     # The public status needs no token; the HTML page does.
-    anonymous = httpx.get(f"{server.url}/api/v1/public/certificates/{certificate}")
+    anonymous = httpx.get(f"{server.url}/api/v1/public/certificates/{certificate}", timeout=60)
     assert anonymous.status_code == 200
     body = anonymous.json()
     assert body["status"] == "valid" and body["encumbrances"] == []
     assert body["holder"] == provider.me().organization.name
-    assert httpx.get(f"{server.url}/api/v1/certificates/{certificate}.html").status_code == 401
-    assert httpx.get(f"{server.url}/api/v1/public/certificates/nope").status_code == 404
-    key = httpx.get(f"{server.url}/api/v1/public/platform-key").json()
+    assert httpx.get(f"{server.url}/api/v1/certificates/{certificate}.html",
+                     timeout=60).status_code == 401
+    assert httpx.get(f"{server.url}/api/v1/public/certificates/nope", timeout=60).status_code == 404
+    key = httpx.get(f"{server.url}/api/v1/public/platform-key", timeout=60).json()
     assert key["public_key"] == exchange.key.public_b64
     expire(exchange, certificate)
     assert Client(server.url).certificate_status(certificate).status == "expired"

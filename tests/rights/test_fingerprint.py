@@ -49,7 +49,10 @@ def test_record_is_idempotent_public_and_on_the_ledger(
         "revision_not_found"
     events = provider.events(action="fingerprint.recorded").items
     assert len(events) == 1 and events[0].payload["root"] == first.root
-    assert events[0].subject == f"product:{product}/revision:1"
+    # The provider, a party, reads the full subject; the public sees the slug blinded.
+    assert events[0].opening is not None
+    assert events[0].opening.subject == f"product:{product}/revision:1"
+    assert events[0].subject == "product:~/revision:1"
     # A revoked revision is not fingerprinted.
     provider.publish_revision(product, "again")
     provider.revoke_revision(product, 2, "mistake")

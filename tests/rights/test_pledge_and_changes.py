@@ -19,7 +19,7 @@ TERM = utcnow() + timedelta(days=365)
 
 
 def public(server: LiveServer, number: str) -> dict[str, object]:
-    response = httpx.get(f"{server.url}/api/v1/public/certificates/{number}")
+    response = httpx.get(f"{server.url}/api/v1/public/certificates/{number}", timeout=60)
     assert response.status_code == 200
     body: dict[str, object] = response.json()
     return body

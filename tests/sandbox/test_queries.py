@@ -121,11 +121,12 @@ def test_refusals_are_recorded_for_the_provider_to_see(world: World) -> None:
     assert event.payload["products"] == [SLUG] and event.payload["code"] == "literal_probe"
     ent = world.consumer.get_entitlement(world.entitlement_id)
     assert ent.used.queries == 0  # refusals are not billed
-    # The ledger is read by everyone: a consumer's own table names do not appear in it.
+    # A consumer's own table names do not go into the ledger at all (its parties, the
+    # operator and auditors read the payload): only "mine.*".
     with pytest.raises(ShuguAPIError) as exc:
         world.consumer.sandbox_query("SELECT COUNT(*) FROM mine.vip_clients")
     assert exc.value.details["table"] == "mine.vip_clients"
-    event = world.provider.events(action="sandbox.query_refused").items[-1]
+    event = world.consumer.events(action="sandbox.query_refused").items[-1]
     assert event.payload["details"]["table"] == "mine.*"
 
 

@@ -36,17 +36,17 @@ def test_head_get_and_ranges(shared: Shared) -> None:
     assert int(head.headers["content-length"]) == f.size
     assert head.headers["accept-ranges"] == "bytes"
     assert "content-encoding" not in head.headers
-    whole = httpx.get(f.url)
+    whole = httpx.get(f.url, timeout=60)
     assert (whole.status_code, len(whole.content)) == (200, f.size)
-    part = httpx.get(f.url, headers={"Range": "bytes=4-99"})
+    part = httpx.get(f.url, headers={"Range": "bytes=4-99"}, timeout=60)
     assert part.status_code == 206
     assert part.headers["content-range"] == f"bytes 4-99/{f.size}"
     assert part.content == whole.content[4:100]
-    tail = httpx.get(f.url, headers={"Range": f"bytes={f.size - 8}-"})
+    tail = httpx.get(f.url, headers={"Range": f"bytes={f.size - 8}-"}, timeout=60)
     assert (tail.status_code, tail.content) == (206, whole.content[-8:])
-    suffix = httpx.get(f.url, headers={"Range": "bytes=-8"})
+    suffix = httpx.get(f.url, headers={"Range": "bytes=-8"}, timeout=60)
     assert suffix.content == whole.content[-8:]
-    beyond = httpx.get(f.url, headers={"Range": f"bytes={f.size}-"})
+    beyond = httpx.get(f.url, headers={"Range": f"bytes={f.size}-"}, timeout=60)
     assert beyond.status_code == 416
     # Ids are stable across queries; URLs are fresh.
     assert files_of(shared)[0].id == f.id
@@ -60,17 +60,17 @@ def test_tampered_expired_and_revoked_urls_are_refused(shared: Shared, exchange:
     forged = f.url.replace(f"/{entitlement_id}/", f"/{int(entitlement_id) + 1}/")
     flipped = f.url[:-1] + ("0" if f.url[-1] != "0" else "1")
     for bad in (forged, flipped, f.url.split("?")[0]):
-        r = httpx.get(bad)
+        r = httpx.get(bad, timeout=60)
         assert r.status_code == 403, bad
         assert r.json()["errorCode"] == "PERMISSION_DENIED"
     signer = LocalSigner.load_or_create(exchange.settings.keys_dir)
     past = FileGrant(int(table_id), int(entitlement_id), int(time.time()) - 1,
                      decode_path(encoded))
-    expired = httpx.get(signer.url(server.url, past))
+    expired = httpx.get(signer.url(server.url, past), timeout=60)
     assert (expired.status_code, expired.json()["shuguCode"]) == (403, "url_expired")
-    assert httpx.get(f.url).status_code == 200
+    assert httpx.get(f.url, timeout=60).status_code == 200
     shared.provider.revoke_entitlement(shared.entitlement_id, "合同终止")
-    revoked = httpx.get(f.url)
+    revoked = httpx.get(f.url, timeout=60)
     assert (revoked.status_code, revoked.json()["shuguCode"]) == (403, "entitlement_revoked")
     assert httpx.head(f.url).status_code == 403
 
@@ -95,34 +95,35 @@ def test_pyarrow_and_duckdb_read_through_the_files(shared: Shared) -> None:
 
 def test_protocol_errors_have_the_protocol_shape(shared: Shared, server: LiveServer) -> None:
     base = f"{server.url}/delta-sharing"
-    r = httpx.get(f"{base}/shares")
+    r = httpx.get(f"{base}/shares", timeout=60)
     assert (r.status_code, r.json()["errorCode"]) == (401, "UNAUTHENTICATED")
     token = DeltaSharingProfile.read_from_file(shared.profile).bearer_token
     auth = {"Authorization": f"Bearer {token}"}
-    r = httpx.get(f"{base}/shares?maxResults=-1", headers=auth)
+    r = httpx.get(f"{base}/shares?maxResults=-1", headers=auth, timeout=60)
     assert (r.status_code, r.json()["errorCode"]) == (400, "INVALID_PARAMETER_VALUE")
-    r = httpx.get(f"{base}/shares?pageToken=garbage", headers=auth)
+    r = httpx.get(f"{base}/shares?pageToken=garbage", headers=auth, timeout=60)
     assert r.status_code == 400
-    r = httpx.get(f"{base}/no/such/thing", headers=auth)
+    r = httpx.get(f"{base}/no/such/thing", headers=auth, timeout=60)
     assert (r.status_code, r.json()["errorCode"]) == (404, "RESOURCE_DOES_NOT_EXIST")
     table = f"{base}/shares/{SLUG}/schemas/default/tables/load"
-    r = httpx.post(f"{table}/query", headers=auth, json={"version": "x"})
+    r = httpx.post(f"{table}/query", headers=auth, json={"version": "x"}, timeout=60)
     assert r.status_code == 400
-    r = httpx.get(f"{table}/changes", headers=auth)
+    r = httpx.get(f"{table}/changes", headers=auth, timeout=60)
     assert r.status_code == 400
     r = httpx.get(f"{table}/changes?startingVersion=0&includeHistoricalMetadata=True",
-                  headers=auth)
+                  headers=auth, timeout=60)
     assert r.status_code == 200
     assert r.headers["delta-table-version"] == "0"
-    r = httpx.get(f"{table}/version", headers=auth)
+    r = httpx.get(f"{table}/version", headers=auth, timeout=60)
     assert r.headers["delta-table-version"] == "0"
-    r = httpx.get(f"{table}/version?startingTimestamp=2000-01-01%2000:00:00", headers=auth)
+    r = httpx.get(f"{table}/version?startingTimestamp=2000-01-01%2000:00:00", headers=auth,
+                  timeout=60)
     assert r.headers["delta-table-version"] == "0"
-    r = httpx.get(f"{table}/version?startingTimestamp=2999-01-01", headers=auth)
+    r = httpx.get(f"{table}/version?startingTimestamp=2999-01-01", headers=auth, timeout=60)
     assert r.status_code == 400
-    r = httpx.get(f"{base}/shares/{SLUG}/schemas/other/tables", headers=auth)
+    r = httpx.get(f"{base}/shares/{SLUG}/schemas/other/tables", headers=auth, timeout=60)
     assert r.status_code == 404
-    r = httpx.get(f"{table}/metadata", headers=auth)
+    r = httpx.get(f"{table}/metadata", headers=auth, timeout=60)
     assert r.headers["content-type"].startswith("application/x-ndjson")
     assert len(r.text.splitlines()) == 2
 

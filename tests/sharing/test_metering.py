@@ -60,4 +60,4 @@ def test_quotas_refuse_queries_and_bytes(provider: Client, orgs: Orgs, server: L
 
 def test_a_ranged_read_within_quota_is_served(shared: Shared) -> None:
     f = files_of(shared)[0]
-    assert httpx.get(f.url, headers={"Range": "bytes=0-3"}).content == b"PAR1"
+    assert httpx.get(f.url, headers={"Range": "bytes=0-3"}, timeout=60).content == b"PAR1"

@@ -9,7 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shugu.errors import Forbidden
 from shugu.identity import service as identity
-from shugu.identity.principal import Principal
+from shugu.identity.principal import ANONYMOUS, Principal
 from shugu.runtime import Exchange
 
 _bearer = HTTPBearer(auto_error=False, description="API token from `shugu token create`")
@@ -34,5 +34,17 @@ def get_principal(
     return principal
 
 
+def get_viewer(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The caller of a public read: anonymous without a token; a token, when given, must be
+    valid (a mistyped token is a 401, not a silent downgrade to the public view)."""
+    if credentials is None:
+        return ANONYMOUS
+    return get_principal(request, credentials)
+
+
 ExchangeDep = Annotated[Exchange, Depends(get_exchange)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+ViewerDep = Annotated[Principal, Depends(get_viewer)]

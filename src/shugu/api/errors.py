@@ -7,9 +7,10 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shugu.errors import NotFound, ShuguError
+from shugu.errors import NotFound, ShuguError, refusal_for
 from shugu.portal import pages
 
 log = logging.getLogger("shugu.api")
@@ -67,8 +68,24 @@ def install(app: FastAPI) -> None:
 
     pages.install(app)
 
+    # Handled here, not by the catch-all below (Starlette re-raises from that one, which
+    # drops the connection): what the database refused to store is a 422.
+    async def _stored_value(request: Request, exc: Exception) -> Response:
+        refusal = refusal_for(exc)
+        if refusal is None:
+            raise exc
+        # A value the declared ranges should have refused: answer 422, but say so.
+        log.warning("input refused by the database: %s %s: %s", request.method,
+                    request.url.path, exc)
+        if pages.is_portal(request):
+            return pages.error_response(request, refusal)
+        return JSONResponse(refusal.to_dict(), status_code=refusal.status)
+
+    for kind in (OverflowError, ValueError, DBAPIError):
+        app.add_exception_handler(kind, _stored_value)
+
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", exc_info=exc)
         return JSONResponse(error_body("internal_error", "an internal error occurred"),
                             status_code=500)

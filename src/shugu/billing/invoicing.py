@@ -18,7 +18,7 @@ live invoice or waiting for the next run.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
@@ -62,14 +62,24 @@ class _Line:
     usage_ids: tuple[int, ...] = ()
 
 
+def whole_second_cutoff(until: datetime, now: datetime) -> datetime:
+    """A cut-off typed to the second (as people and `date` print it) covers that whole
+    second: `--until` the current time bills the agreement concluded a moment earlier in
+    the same second. The second may not be over yet, so never beyond now. A cut-off with
+    a fraction of a second is taken exactly."""
+    if until.microsecond:
+        return until
+    return min(until + timedelta(seconds=1), now)
+
+
 def run(session: Session, principal: Principal, until: datetime | None) -> list[Invoice]:
     """Bill every agreement up to `until`; returns the invoices issued."""
     principal.require_operator()
     now = utcnow()
-    until = until or month_start(now)
-    if until > now:
+    if until is not None and until > now:
         raise InvalidInput("the billing cut-off cannot be in the future",
                            code="billing_cutoff_in_future", until=until.isoformat())
+    until = whole_second_cutoff(until, now) if until is not None else month_start(now)
     ids = session.scalars(select(Agreement.id).where(Agreement.created_at < until)
                           .order_by(Agreement.id)).all()
     issued = []
@@ -199,6 +209,7 @@ def void(session: Session, principal: Principal, invoice: Invoice, reason: str) 
     session.execute(update(UsageRecord).where(UsageRecord.invoice_id == invoice.id)
                     .values(invoice_id=None).execution_options(synchronize_session=False))
     ledger.append(session, actor=principal.actor, action="invoice.voided",
+                  parties=[principal.org_id, invoice.consumer_org_id, invoice.provider_org_id],
                   subject=f"invoice:{invoice.number}",
                   payload={"number": invoice.number, "reason": reason})
     return invoice

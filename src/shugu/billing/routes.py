@@ -8,6 +8,8 @@ from fastapi import APIRouter, Body, Response, status
 from pydantic import AwareDatetime
 
 from shugu.api.deps import ExchangeDep, PrincipalDep
+from shugu.api.limits import Limit, PageToken
+from shugu.api.openapi import CSVResponse
 from shugu.billing import export, invoicing, permissions, service, voucher_check
 from shugu.billing import schemas as s
 from shugu.pagination import Page
@@ -29,7 +31,7 @@ def run_billing(body: s.BillingRunIn, ex: ExchangeDep, who: PrincipalDep) -> lis
 @router.get("/invoices", response_model=Page[s.InvoiceOut])
 def list_invoices(ex: ExchangeDep, who: PrincipalDep, role: Role = "consumer",
                   status: Literal["issued", "settled", "void"] | None = None,
-                  limit: int | None = None, page_token: str | None = None
+                  limit: Limit = None, page_token: PageToken = None
                   ) -> Page[s.InvoiceOut]:
     with ex.read() as session:
         return service.list_invoices(session, who, role, status, limit, page_token)
@@ -58,8 +60,8 @@ def settle(body: s.SettleIn, ex: ExchangeDep, who: PrincipalDep) -> s.Settlement
 
 
 @router.get("/settlements", response_model=Page[s.SettlementOut])
-def list_settlements(ex: ExchangeDep, who: PrincipalDep, limit: int | None = None,
-                     page_token: str | None = None) -> Page[s.SettlementOut]:
+def list_settlements(ex: ExchangeDep, who: PrincipalDep, limit: Limit = None,
+                     page_token: PageToken = None) -> Page[s.SettlementOut]:
     with ex.read() as session:
         return service.list_settlements(session, who, limit, page_token)
 
@@ -72,7 +74,7 @@ def get_settlement(number: str, ex: ExchangeDep, who: PrincipalDep) -> s.Settlem
 
 @router.get("/vouchers", response_model=Page[s.VoucherOut])
 def list_vouchers(ex: ExchangeDep, who: PrincipalDep, role: Role = "consumer",
-                  limit: int | None = None, page_token: str | None = None
+                  limit: Limit = None, page_token: PageToken = None
                   ) -> Page[s.VoucherOut]:
     with ex.read() as session:
         return service.list_vouchers(session, who, role, limit, page_token)
@@ -100,11 +102,11 @@ def verify_voucher(ex: ExchangeDep, who: PrincipalDep,
                               checks=[s.CheckOut(**c.__dict__) for c in report.checks])
 
 
-@router.get("/billing/cost-items.csv", response_class=Response)
+@router.get("/billing/cost-items.csv", response_class=CSVResponse)
 def cost_items(ex: ExchangeDep, who: PrincipalDep, start: AwareDatetime | None = None,
                end: AwareDatetime | None = None) -> Response:
     """The caller's organisation's cost items as a buyer (for 数据资产入表)."""
     with ex.read() as session:
         text = export.to_csv(export.cost_rows(session, who, start, end))
-    return Response(content=text.encode("utf-8"), media_type="text/csv; charset=utf-8",
+    return CSVResponse(content=text.encode("utf-8"), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="cost-items.csv"'})

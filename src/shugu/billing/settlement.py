@@ -53,6 +53,7 @@ def settle(session: Session, principal: Principal, *, default_platform_bp: int,
     session.flush()
     totals = party_totals(lines, platform_org_id)
     event = ledger.append(session, actor=principal.actor, action="settlement.completed",
+                          parties=[principal.org_id],
                           subject=f"settlement:{settlement.number}", payload={
                               "number": settlement.number, "total_fen": settlement.total_fen,
                               "invoices": [i.number for i in invoices],

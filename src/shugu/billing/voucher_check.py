@@ -2,8 +2,9 @@
 
 Checks, each reported by name:
 - content: the voucher content hashes to `content_sha256`;
-- event <seq>: the event's payload text hashes to its payload_sha256, its leaf rebuilt from
-  the fields is included in the signed tree by its audit path;
+- event <seq>: the event's opening (actor, subject, payload text, salt) hashes to its
+  commitment (`shugu.ledger.openings`), and its leaf is included in the signed tree by its
+  audit path;
 - tree_head: the tree head's signature verifies under the platform key (pinned by the
   auditor; the key carried in the bundle is used only when none is given, and said so);
 - links: the voucher.issued event carries this content hash and number; the invoice event
@@ -19,8 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shugu.jsoncanon import canonical_bytes
-from shugu.ledger.events import leaf_data, sth_message
-from shugu.ledger.merkle import leaf_hash
+from shugu.ledger.events import sth_message
+from shugu.ledger.openings import OpeningMismatch, opened_leaf
 from shugu.ledger.proofs import verify_inclusion
 from shugu.platform_key import verify_signature
 
@@ -56,7 +57,7 @@ def verify(bundle: dict[str, Any], public_key: str | None = None) -> VoucherRepo
 
 
 def _verify(bundle: dict[str, Any], public_key: str | None, report: VoucherReport) -> None:
-    if bundle.get("format") != "shugu-voucher-evidence/1":
+    if bundle.get("format") not in ("shugu-voucher-evidence/1", "shugu-voucher-evidence/2"):
         report.add("format", False, f"unknown format {bundle.get('format')!r}")
         return
     content = bundle["voucher"]
@@ -78,20 +79,28 @@ def _verify(bundle: dict[str, Any], public_key: str | None, report: VoucherRepor
     root = bytes.fromhex(sth["root"])
     by_action: dict[str, dict[str, Any]] = {}
     for e in bundle["events"]:
-        payload_ok = hashlib.sha256(e["payload_json"].encode()).hexdigest() == \
-            e["payload_sha256"]
-        leaf = leaf_hash(leaf_data(int(e["seq"]), e["ts"], e["actor"], e["action"],
-                                   e["subject"], e["payload_sha256"]))
+        name = f"event {e['seq']} ({e['action']})"
+        if "opening" in e:
+            opening = e["opening"]
+        else:  # format 1: version-1 events with their fields inline
+            if hashlib.sha256(e["payload_json"].encode()).hexdigest() != e["payload_sha256"]:
+                report.add(name, False, "payload text does not match its hash")
+                continue
+            opening = {"actor": e["actor"], "subject": e["subject"],
+                       "payload_json": e["payload_json"]}
+            e = {k: e[k] for k in ("seq", "ts", "action", "subject", "audit_path")}
+        try:
+            leaf = opened_leaf(e, opening)
+        except OpeningMismatch as exc:
+            report.add(name, False, str(exc))
+            continue
         included = verify_inclusion(leaf, int(e["seq"]), int(sth["size"]),
                                     [bytes.fromhex(p) for p in e["audit_path"]], root)
-        name = f"event {e['seq']} ({e['action']})"
-        if not payload_ok:
-            report.add(name, False, "payload text does not match its hash")
-        elif not included:
+        if not included:
             report.add(name, False, "not included in the signed tree (audit path fails)")
         else:
             report.add(name, True, "included in the signed tree")
-        by_action[e["action"]] = {**e, "payload": json.loads(e["payload_json"])}
+        by_action[e["action"]] = {**e, "payload": json.loads(opening["payload_json"])}
 
     links = []
     voucher_event = by_action.get("voucher.issued", {}).get("payload", {})

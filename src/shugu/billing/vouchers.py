@@ -3,8 +3,10 @@
 A voucher's content names the trade's parties, the agreement (with its terms hash), the
 invoice, the settlement and the split, together with the ledger sequence numbers of the
 events that recorded each step. Its SHA-256 over canonical JSON goes into the
-voucher.issued event. The evidence bundle adds those events' exact payload text, a signed
-tree head and an inclusion proof per event, which is all `shugu voucher verify` needs.
+voucher.issued event. The evidence bundle adds those events' public forms and openings
+(actor, subject, exact payload text, salt: the voucher's holder is a party to them), a
+signed tree head and an inclusion proof per event, which is all `shugu voucher verify`
+needs.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from shugu.db import utcnow
 from shugu.errors import NotFound
 from shugu.identity.models import Organization
 from shugu.jsoncanon import canonical_bytes
-from shugu.ledger import proofs
+from shugu.ledger import browse, proofs
 from shugu.ledger import service as ledger
 from shugu.ledger.events import format_ts
 from shugu.ledger.models import LedgerEvent, TreeHead
@@ -95,6 +97,7 @@ def issue(session: Session, actor: str, invoice: Invoice, line: SettlementLine,
     voucher.content_sha256 = content_hash(content)
     event = ledger.append(session, actor=actor, action="voucher.issued",
                           subject=f"voucher:{voucher.number}",
+                          parties=[invoice.consumer_org_id, invoice.provider_org_id],
                           payload={"number": voucher.number, "invoice": invoice.number,
                                    "settlement": settlement.number,
                                    "agreement": agreement.number,
@@ -116,15 +119,13 @@ def evidence(session: Session, voucher: Voucher, sth: TreeHead, key: PlatformKey
             c["settlement"]["ledger_seq"], voucher.ledger_seq]
     events = []
     for seq in seqs:
-        e = session.get(LedgerEvent, seq)
-        assert e is not None
+        e = browse.event(session, browse.Viewer(overseer=True), seq)
+        assert e.opening is not None
         path = proofs.inclusion_proof(session, seq, sth.size)[2]
-        events.append({"seq": e.seq, "ts": format_ts(e.ts), "actor": e.actor,
-                       "action": e.action, "subject": e.subject, "payload_json": e.payload,
-                       "payload_sha256": e.payload_hash,
+        events.append({**e.public(), "opening": e.opening.as_dict(),
                        "audit_path": [p.hex() for p in path]})
     return _plain({
-        "format": "shugu-voucher-evidence/1",
+        "format": "shugu-voucher-evidence/2",
         "voucher": c,
         "content_sha256": voucher.content_sha256,
         "events": events,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -11,7 +12,7 @@ from shugu.catalog import schemas, search
 from shugu.catalog.models import DataTable, Product, ProductTag, Revision
 from shugu.catalog.permissions import owned_product, visible_clause, visible_product
 from shugu.db import utcnow
-from shugu.errors import Conflict, InvalidInput, NotFound
+from shugu.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from shugu.identity.models import Organization
 from shugu.identity.principal import Principal
 from shugu.ledger import service as ledger
@@ -58,6 +59,7 @@ def create_product(session: Session, principal: Principal, data: schemas.Product
     _set_tags(session, product)
     search.index_product(session, product)
     ledger.append(session, actor=principal.actor, action="product.created",
+                  parties=[principal.org_id],
                   subject=f"product:{product.slug}", payload=_product_payload(product))
     return product
 
@@ -79,6 +81,7 @@ def update_product(
     _set_tags(session, product)
     search.index_product(session, product)
     ledger.append(session, actor=principal.actor, action="product.updated",
+                  parties=[principal.org_id, product.provider_org_id],
                   subject=f"product:{product.slug}",
                   payload={"slug": product.slug, "changes": changes})
     return product
@@ -88,6 +91,11 @@ def create_table(
     session: Session, principal: Principal, slug: str, data: schemas.TableIn
 ) -> DataTable:
     product = owned_product(session, principal, slug)
+    # Checked here too, for callers that built a TableIn without validation.
+    if not re.fullmatch(schemas.TABLE_PATTERN.strip("^$"), data.name):
+        raise Unprocessable(
+            f"table names are a lower-case ASCII letter then up to 62 letters, digits or "
+            f"underscores; not {data.name[:80]!r}", code="invalid_table_name")
     exists = session.scalar(select(DataTable.id).where(
         DataTable.product_id == product.id, DataTable.name == data.name))
     if exists:
@@ -99,6 +107,7 @@ def create_table(
     session.add(table)
     session.flush()
     ledger.append(session, actor=principal.actor, action="table.created",
+                  parties=[principal.org_id, product.provider_org_id],
                   subject=f"product:{slug}/table:{data.name}",
                   payload={"product": slug, "table": data.name,
                            "partition_by": data.partition_by})
@@ -178,6 +187,7 @@ def publish_revision(
     session.add(revision)
     session.flush()
     ledger.append(session, actor=principal.actor, action="revision.published",
+                  parties=[principal.org_id, product.provider_org_id],
                   subject=f"product:{slug}/revision:{number}",
                   payload={"product": slug, "number": number, "name": data.name,
                            "table_versions": versions})
@@ -204,6 +214,7 @@ def revoke_revision(
     revision.revoked_at = utcnow()
     revision.revoke_reason = reason
     ledger.append(session, actor=principal.actor, action="revision.revoked",
+                  parties=[principal.org_id, product.provider_org_id],
                   subject=f"product:{slug}/revision:{number}",
                   payload={"product": slug, "number": number, "reason": reason})
     return revision

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
+from pydantic import Field
 
-from shugu.api.deps import ExchangeDep, PrincipalDep
+from shugu.api.deps import ExchangeDep, PrincipalDep, ViewerDep
+from shugu.api.limits import IdFilter, Limit, Number, PageToken, QueryText, SearchText
 from shugu.catalog import products, schemas, search, uploads
 from shugu.catalog.ingest.options import IngestOptions
 from shugu.catalog.ingest.service import ingest_file
@@ -27,15 +29,17 @@ def create_product(
 
 @router.get("/products", response_model=Page[schemas.ProductOut])
 def list_products(
-    ex: ExchangeDep, who: PrincipalDep, provider_org_id: int | None = None,
-    limit: int | None = None, page_token: str | None = None,
+    ex: ExchangeDep, who: ViewerDep, provider_org_id: IdFilter = None,
+    limit: Limit = None, page_token: PageToken = None,
 ) -> Page[schemas.ProductOut]:
     with ex.read() as s:
         return products.list_products(s, who, provider_org_id, limit, page_token)
 
 
 @router.get("/products/{slug}", response_model=schemas.ProductOut)
-def get_product(slug: str, ex: ExchangeDep, who: PrincipalDep) -> schemas.ProductOut:
+def get_product(slug: str, ex: ExchangeDep, who: ViewerDep) -> schemas.ProductOut:
+    """Listed products are public (no token needed); others only to their provider and
+    operators, and 404 to anyone else."""
     with ex.read() as s:
         return products.product_out(s, products.get_product(s, who, slug))
 
@@ -64,11 +68,15 @@ async def ingest(
     slug: str, table: str, request: Request, ex: ExchangeDep, who: PrincipalDep,
     mode: Literal["append", "overwrite"] = "append",
     format: Literal["auto", "csv", "parquet", "arrow"] = "auto",
-    encoding: str | None = None, delimiter: str | None = None, header: bool | None = None,
-    filename: str | None = None,
+    encoding: QueryText = None, delimiter: QueryText = None, header: bool | None = None,
+    filename: QueryText = None,
+    null_values: list[Annotated[str, Field(max_length=100)]] | None = Query(
+        None, description="CSV cells read as null (repeat the parameter); default: the "
+        "empty cell only. Pass an empty value to keep it in the list."),
 ) -> schemas.IngestOut:
     """Upload a CSV, Parquet or Arrow IPC file as the body; it becomes a new Delta version."""
-    options = IngestOptions(format=format, encoding=encoding, delimiter=delimiter, header=header)
+    options = IngestOptions(format=format, encoding=encoding, delimiter=delimiter, header=header,
+                            null_values=null_values).checked()  # refused before the upload
     with ex.read() as s:  # refuse before accepting gigabytes from someone else
         owned_table(s, who, slug, table)
     path = await uploads.receive_request(request, ex.settings.uploads_dir,
@@ -98,7 +106,7 @@ def list_revisions(slug: str, ex: ExchangeDep, who: PrincipalDep) -> list[schema
 
 @router.get("/products/{slug}/revisions/{number}", response_model=schemas.RevisionOut)
 def get_revision(
-    slug: str, number: int, ex: ExchangeDep, who: PrincipalDep
+    slug: str, number: Number, ex: ExchangeDep, who: PrincipalDep
 ) -> schemas.RevisionOut:
     with ex.read() as s:
         return schemas.RevisionOut.model_validate(products.get_revision(s, who, slug, number))
@@ -106,7 +114,7 @@ def get_revision(
 
 @router.post("/products/{slug}/revisions/{number}/revoke", response_model=schemas.RevisionOut)
 def revoke_revision(
-    slug: str, number: int, body: schemas.RevokeIn, ex: ExchangeDep, who: PrincipalDep
+    slug: str, number: Number, body: schemas.RevokeIn, ex: ExchangeDep, who: PrincipalDep
 ) -> schemas.RevisionOut:
     with ex.transaction() as s:
         revision = products.revoke_revision(s, who, slug, number, body.reason)
@@ -115,10 +123,11 @@ def revoke_revision(
 
 @router.get("/search", response_model=Page[schemas.ProductHit])
 def search_products(
-    ex: ExchangeDep, who: PrincipalDep, q: str = "", provider_org_id: int | None = None,
-    category: str | None = None, tag: str | None = None, limit: int | None = None,
-    page_token: str | None = None,
+    ex: ExchangeDep, who: ViewerDep, q: SearchText = "", provider_org_id: IdFilter = None,
+    category: QueryText = None, tag: QueryText = None, limit: Limit = None,
+    page_token: PageToken = None,
 ) -> Page[schemas.ProductHit]:
+    """Search the listed products (public: no token needed)."""
     with ex.read() as s:
         return search.search(s, q=q, provider_org_id=provider_org_id, category=category,
                              tag=tag, limit=limit, page_token=page_token)

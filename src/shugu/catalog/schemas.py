@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shugu.api.limits import DESCRIPTION_MAX, LONG_TEXT_MAX, NAME_MAX, NOTE_MAX, Tag
+
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{1,98}[a-z0-9]$"
-TABLE_PATTERN = r"^[a-z_][a-z0-9_]{0,99}$"
+# A table's name is its directory under the product's: a lower-case ASCII letter first (no
+# "_delta_log", no hidden or dot names, no path separators or lookalike characters, no two
+# names that differ only by case), at most 63 characters like a PostgreSQL identifier.
+TABLE_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 SAMPLE_MAX_ROWS = 20
 UpdateFrequency = Literal[
     "realtime", "hourly", "daily", "weekly", "monthly", "quarterly", "yearly", "irregular", "static"
@@ -19,13 +24,13 @@ class ProductIn(BaseModel):
     slug: str = Field(pattern=SLUG_PATTERN, description="lower-case letters, digits and hyphens")
     title_zh: str = Field(min_length=1, max_length=300)
     title_en: str | None = Field(default=None, max_length=300)
-    description_zh: str | None = None
-    description_en: str | None = None
-    tags: list[str] = Field(default_factory=list, max_length=50)
+    description_zh: str | None = Field(default=None, max_length=DESCRIPTION_MAX)
+    description_en: str | None = Field(default=None, max_length=DESCRIPTION_MAX)
+    tags: list[Tag] = Field(default_factory=list, max_length=50)
     category: str | None = Field(default=None, max_length=100)
     update_frequency: UpdateFrequency | None = None
-    data_source: str | None = None
-    scenario: str | None = None
+    data_source: str | None = Field(default=None, max_length=LONG_TEXT_MAX)
+    scenario: str | None = Field(default=None, max_length=LONG_TEXT_MAX)
     sample_rows: int = Field(default=0, ge=0, le=SAMPLE_MAX_ROWS,
                              description="rows per table others may preview (0: none)")
 
@@ -33,13 +38,13 @@ class ProductIn(BaseModel):
 class ProductPatch(BaseModel):
     title_zh: str | None = Field(default=None, min_length=1, max_length=300)
     title_en: str | None = Field(default=None, max_length=300)
-    description_zh: str | None = None
-    description_en: str | None = None
-    tags: list[str] | None = Field(default=None, max_length=50)
+    description_zh: str | None = Field(default=None, max_length=DESCRIPTION_MAX)
+    description_en: str | None = Field(default=None, max_length=DESCRIPTION_MAX)
+    tags: list[Tag] | None = Field(default=None, max_length=50)
     category: str | None = Field(default=None, max_length=100)
     update_frequency: UpdateFrequency | None = None
-    data_source: str | None = None
-    scenario: str | None = None
+    data_source: str | None = Field(default=None, max_length=LONG_TEXT_MAX)
+    scenario: str | None = Field(default=None, max_length=LONG_TEXT_MAX)
     sample_rows: int | None = Field(default=None, ge=0, le=SAMPLE_MAX_ROWS)
 
 
@@ -50,9 +55,12 @@ class ColumnOut(BaseModel):
 
 
 class TableIn(BaseModel):
-    name: str = Field(pattern=TABLE_PATTERN, description="lower-case identifier")
-    description: str | None = None
-    partition_by: list[str] = Field(default_factory=list)
+    name: str = Field(pattern=TABLE_PATTERN,
+                      description="lower-case ASCII identifier starting with a letter, "
+                      "at most 63 characters")
+    description: str | None = Field(default=None, max_length=DESCRIPTION_MAX)
+    partition_by: list[Annotated[str, Field(max_length=NAME_MAX)]] = Field(
+        default_factory=list, max_length=20)
 
 
 class TableOut(BaseModel):
@@ -125,9 +133,10 @@ class IngestOut(BaseModel):
 
 class RevisionIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
-    note: str | None = None
-    tables: list[str] | None = Field(
-        default=None, description="tables to include at their current version; default: all"
+    note: str | None = Field(default=None, max_length=NOTE_MAX)
+    tables: list[Annotated[str, Field(max_length=NAME_MAX)]] | None = Field(
+        default=None, max_length=1000,
+        description="tables to include at their current version; default: all"
     )
 
 

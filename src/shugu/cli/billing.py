@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
+import httpx
 import typer
 
 from shugu.billing import voucher_check
 from shugu.cli.remote import as_utc, client, console, err, show, state
+from shugu.client import Client, ShuguAPIError
 
 Until = Annotated[datetime | None, typer.Option(
     help="cut-off instant (ISO 8601, UTC unless a zone is given); default: the start of "
@@ -85,10 +88,16 @@ def register(app: typer.Typer) -> None:
             show(c.settlement(number))
 
     @voucher.command("list")
-    def voucher_list(role: Role = "consumer") -> None:
+    def voucher_list(role: Role = "consumer", quiet: Annotated[bool, typer.Option(
+            "-q", "--quiet", help="only the numbers, newest first, one per line")] = False,
+    ) -> None:
         with client() as c:
-            show(c.vouchers(role=role, limit=500).items,
-                 ["number", "invoice", "settlement", "issued_at", "content_sha256"])
+            items = c.vouchers(role=role, limit=500).items
+        if quiet:
+            for v in sorted(items, key=lambda v: (v.issued_at, v.number), reverse=True):
+                sys.stdout.write(v.number + "\n")
+            return
+        show(items, ["number", "invoice", "settlement", "issued_at", "content_sha256"])
 
     @voucher.command("show")
     def voucher_show(number: str) -> None:
@@ -110,16 +119,33 @@ def register(app: typer.Typer) -> None:
     def voucher_verify(
         file: Annotated[Path, typer.Argument(help="evidence bundle from `voucher evidence`")],
         public_key: Annotated[str | None, typer.Option(
-            help="base64 Ed25519 platform key to trust (from GET /api/v1/ledger/public-key)"
+            help="base64 Ed25519 platform key to trust (`shugu ledger public-key`)"
         )] = None,
+        url: Annotated[str | None, typer.Option(
+            "--url", help="fetch the platform key to trust from this shugu server")] = None,
     ) -> None:
         """Check a voucher offline against the ledger's signed tree head. Exit 0 if every
-        check passes, 1 if any fails, 2 if the file cannot be read."""
+        check passes, 1 if any fails, 2 if the file cannot be read or the key is no key."""
+        from shugu.platform_key import InvalidPublicKey, check_public_key
+
+        if public_key is not None:
+            try:
+                check_public_key(public_key)
+            except InvalidPublicKey as exc:  # the key's fault, not the tree head's
+                err.print(f"[red]error[/red] --public-key: {exc}")
+                raise typer.Exit(2) from None
         try:
             bundle = json.loads(file.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             err.print(f"[red]error[/red] cannot read {file}: {exc}")
             raise typer.Exit(2) from None
+        if public_key is None and url is not None:
+            try:
+                with Client(url) as anonymous:
+                    public_key = anonymous.platform_key().public_key
+            except (httpx.HTTPError, ShuguAPIError) as exc:
+                err.print(f"[red]error[/red] cannot fetch the platform key from {url}: {exc}")
+                raise typer.Exit(2) from None
         report = voucher_check.verify(bundle, public_key)
         if state.as_json:
             console.print_json(json.dumps({"number": report.number, "ok": report.ok,

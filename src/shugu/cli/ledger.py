@@ -1,8 +1,8 @@
-"""`shugu ledger export` and `shugu ledger verify`.
+"""`shugu ledger export | verify | public-key | openings | verify-openings`.
 
-verify exits 0 when the ledger is intact, 1 when something was altered or is missing (the
-message names the first such event and what is wrong), 2 when it cannot check at all
-(unreadable input, no public key).
+verify and verify-openings exit 0 when intact, 1 when something was altered or is missing
+(the message names the first such event and what is wrong), 2 when they cannot check at
+all (unreadable input, no public key, a public key that is not one).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -34,6 +34,7 @@ from shugu.ledger.verify import (
     SignedHead,
     signed_head_from_json,
 )
+from shugu.platform_key import InvalidPublicKey, check_public_key
 
 app = typer.Typer(no_args_is_help=True)
 out = Console()
@@ -41,7 +42,13 @@ err = Console(stderr=True)
 
 PublicKey = Annotated[str | None, typer.Option(
     "--public-key", help="base64 Ed25519 key to trust for tree head signatures "
-    "(default: the data dir's platform key, or the one named in the file)")]
+    "(`shugu ledger public-key`; default: the data dir's platform key, or the one named in "
+    "the file)")]
+Url = Annotated[str | None, typer.Option(
+    "--url", envvar="SHUGU_URL", help="a shugu server (default: SHUGU_URL, else "
+    "http://127.0.0.1:8000)")]
+Token = Annotated[str | None, typer.Option("--token", envvar="SHUGU_TOKEN", help="API token")]
+DEFAULT_URL = "http://127.0.0.1:8000"
 
 
 TreeHeads = Annotated[list[Path] | None, typer.Option(
@@ -73,7 +80,7 @@ def _progress(label: str) -> Iterator[tuple[Callable[[int], None], Callable[[int
                lambda done: bar.update(task, completed=done))
 
 
-def _fail_unreadable(exc: Exception) -> None:
+def _fail_unreadable(exc: Exception) -> NoReturn:
     err.print(f"[red]cannot verify:[/red] {escape(str(exc))}", highlight=False)
     raise typer.Exit(2)
 
@@ -115,6 +122,8 @@ def verify(
         err.print("give either FILE or --data-dir/--database-url, not both")
         raise typer.Exit(2)
     try:
+        if public_key is not None:
+            _key(public_key)
         trusted = _trusted(tree_head)
         if file is not None:
             with _progress(f"verifying {file.name}") as (set_total, advance):
@@ -130,8 +139,11 @@ def verify(
         with LedgerDatabase(settings.resolved_database_url()) as db, \
                 _progress("verifying ledger") as (set_total, advance):
             set_total(db.head.size)
+            # A key given by hand is an outsider's check: the end must be signed, as in a
+            # file. The operator's own check of a live ledger tolerates an unsigned tail
+            # (the server signs every SHUGU_STH_INTERVAL_SECONDS) and says how long it is.
             report = run_verify(db.records(), public_key=key, nodes=db, trusted=trusted,
-                                progress=advance)
+                                progress=advance, require_signed=public_key is not None)
         _report(report, f"database of {settings.resolved_data_dir()}")
     except CannotVerify as exc:
         _fail_unreadable(exc)
@@ -161,6 +173,10 @@ def export(
     sign: Annotated[bool, typer.Option(
         "--sign/--no-sign",
         help="first sign a tree head for the current size (needs the platform key)")] = True,
+    full: Annotated[bool, typer.Option(
+        "--full/--public", help="also write every event's opening (actor, subject, payload, "
+        "salt): for the operator and auditors only. Default: the public form, which "
+        "discloses nothing private")] = False,
 ) -> None:
     """Write the whole ledger, with its signed tree heads and public key, to one file."""
     from shugu.ledger.export import export as run_export
@@ -174,7 +190,7 @@ def export(
         with LedgerDatabase(settings.resolved_database_url()) as db, \
                 _progress(f"exporting to {out_file.name}") as (set_total, advance):
             set_total(db.head.size)
-            summary = run_export(db, out_file, public_key=key, progress=advance)
+            summary = run_export(db, out_file, public_key=key, progress=advance, full=full)
     except CannotVerify as exc:
         err.print(f"[red]cannot export:[/red] {escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from exc
@@ -182,5 +198,143 @@ def export(
         err.print("warning: no platform key in the data dir; the file names no public key, "
                   "so verifying it needs --public-key", highlight=False)
     out.print(f"exported {summary.events} events and {summary.tree_heads} signed tree heads "
-              f"to {escape(str(out_file))} (root {summary.root})", highlight=False,
+              f"to {escape(str(out_file))} (root {summary.root}, "
+              f"{'full form, with openings' if full else 'public form'})", highlight=False,
               soft_wrap=True)
+
+
+def _key(text: str) -> str:
+    try:
+        check_public_key(text)
+    except InvalidPublicKey as exc:
+        raise CannotVerify(f"--public-key: {exc}") from exc
+    return text
+
+
+def _get_json(url: str, path: str, token: str | None = None,
+              params: dict[str, object] | None = None) -> dict[str, object]:
+    import httpx
+
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        response = httpx.get(url.rstrip("/") + "/api/v1" + path, headers=headers,
+                             params={k: v for k, v in (params or {}).items() if v is not None},
+                             timeout=60)
+    except httpx.HTTPError as exc:
+        err.print(f"[red]error[/red] cannot reach shugu at {escape(url)}: {escape(str(exc))}",
+                  highlight=False)
+        raise typer.Exit(2) from None
+    if response.status_code != 200:
+        try:
+            error = response.json()["error"]
+            what = f"[{error['code']}] {error['message']}"
+        except (ValueError, KeyError, TypeError):
+            what = f"HTTP {response.status_code}"
+        err.print(f"[red]error[/red] {escape(what)}", highlight=False)
+        raise typer.Exit(1)
+    data = response.json()
+    if not isinstance(data, dict):
+        err.print("[red]error[/red] unexpected answer from the server")
+        raise typer.Exit(2)
+    return data
+
+
+@app.command("public-key")
+def public_key_command(url: Url = None, data_dir: DataDir = None) -> None:
+    """Print the platform's public key (base64 Ed25519), which every offline check needs.
+
+    From a server (anonymous GET /api/v1/ledger/public-key), or with --data-dir from the
+    data dir's key file. Only the key goes to standard output; its id to standard error.
+    """
+    from shugu.ledger.read_db import load_public_key
+    from shugu.platform_key import key_id_of
+
+    if data_dir is not None:
+        try:
+            key = load_public_key(settings_from(data_dir).keys_dir)
+        except CannotVerify as exc:
+            _fail_unreadable(exc)
+        if key is None:
+            err.print(f"no platform key in {escape(str(data_dir))}", highlight=False)
+            raise typer.Exit(2)
+    else:
+        key = str(_get_json(url or DEFAULT_URL, "/ledger/public-key").get("public_key"))
+    try:
+        key_id = key_id_of(check_public_key(key))
+    except InvalidPublicKey as exc:
+        err.print(f"[red]error[/red] the server's key is unusable: {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    print(key)
+    err.print(f"key id {key_id} (Ed25519)", highlight=False)
+
+
+@app.command()
+def openings(
+    out_file: Annotated[Path, typer.Argument(metavar="OUT", help="bundle to write (JSON)")],
+    url: Url = None, token: Token = None,
+    action: Annotated[str | None, typer.Option(help="only events of this action")] = None,
+    subject: Annotated[str | None, typer.Option(help="only events of this subject")] = None,
+) -> None:
+    """Export the openings of your organisation's events, with proofs, for an auditor.
+
+    The bundle holds each event's public form, its opening (actor, subject, payload,
+    salt) and its audit path to one signed tree head; the auditor checks it offline with
+    `shugu ledger verify-openings OUT --public-key KEY`.
+    """
+    base = url or DEFAULT_URL
+    bundle: dict[str, object] | None = None
+    items: list[object] = []
+    token_page: str | None = None
+    while True:
+        page = _get_json(base, "/ledger/openings", token, {
+            "action": action, "subject": subject, "page_token": token_page,
+            "limit": 100, "tree_size": bundle["tree_head"]["size"]  # type: ignore[index]
+            if bundle else None})
+        bundle = bundle or page
+        items += page.get("items") or []  # type: ignore[operator]
+        token_page = page.get("next_page_token")  # type: ignore[assignment]
+        if not token_page:
+            break
+    assert bundle is not None
+    bundle = {**bundle, "items": items, "next_page_token": None}
+    tmp = out_file.with_name(out_file.name + ".partial")
+    tmp.write_text(json.dumps(bundle, ensure_ascii=False, indent=1) + "\n", "utf-8")
+    tmp.replace(out_file)
+    out.print(f"wrote {len(items)} openings to {escape(str(out_file))} (proofs to the tree "
+              f"head of size {bundle['tree_head']['size']})",  # type: ignore[index]
+              highlight=False, soft_wrap=True)
+
+
+@app.command("verify-openings")
+def verify_openings(
+    file: Annotated[Path, typer.Argument(help="a bundle from `shugu ledger openings`")],
+    public_key: PublicKey = None, url: Url = None,
+) -> None:
+    """Check a party's openings offline: each opening hashes to its event's commitment and
+    the event is in a tree head signed by the platform key."""
+    from shugu.ledger.openings import verify_bundle
+
+    try:
+        bundle = json.loads(file.read_text("utf-8"))
+        if public_key is not None:
+            _key(public_key)
+    except (OSError, ValueError) as exc:
+        _fail_unreadable(CannotVerify(f"cannot read {file}: {exc}"))
+    except CannotVerify as exc:
+        _fail_unreadable(exc)
+    if public_key is None and url is not None:
+        public_key = str(_get_json(url, "/ledger/public-key").get("public_key"))
+    if not isinstance(bundle, dict):
+        _fail_unreadable(CannotVerify(f"{file} is not an openings bundle"))
+    try:
+        report = verify_bundle(bundle, public_key)
+    except InvalidPublicKey as exc:
+        _fail_unreadable(CannotVerify(f"the key fetched from {url}: {exc}"))
+    for c in report.checks:
+        mark = "[green]ok[/green]" if c.ok else "[red]FAILED[/red]"
+        out.print(f"{mark} {escape(c.name)}: {escape(c.detail)}", highlight=False,
+                  soft_wrap=True)
+    if not report.ok:
+        raise typer.Exit(1)
+    out.print(f"[bold green]openings verified[/bold green]: {len(bundle['items'])} events",
+              highlight=False)

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 from pydantic import BaseModel
+from rich.cells import cell_len
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
@@ -32,6 +33,10 @@ class Remote:
 
 
 state = Remote()
+# Columns holding identifiers that a reader copies: printed whole, whatever the width.
+KEY_COLUMNS = frozenset({"slug", "id", "number", "product", "certificate", "voucher_number",
+                         "invoice_number"})
+MIN_FOLDED = 4
 
 
 @contextmanager
@@ -70,12 +75,30 @@ def show(value: BaseModel | list[BaseModel], columns: list[str] | None = None) -
         console.print("(none)")
         return
     names = columns or list(rows[0].model_dump().keys())
+    cells = [[_cell(row.model_dump(mode="json").get(n)) for n in names] for row in rows]
+    # Identifiers (slugs, numbers) are what a reader copies into the next command: never
+    # cut. Other columns fold; if even that cannot fit the terminal, one block per row.
+    keys = [i for i, n in enumerate(names) if n in KEY_COLUMNS]
+    widths = [max(cell_len(n), *(cell_len(line[i]) for line in cells)) for i, n in
+              enumerate(names)]
+    need = sum(widths[i] for i in keys) + MIN_FOLDED * (len(names) - len(keys)) \
+        + 3 * len(names) + 1
+    if need > console.width:
+        for i, line in enumerate(cells):
+            if i:
+                console.print()
+            for name, cell in zip(names, line, strict=True):
+                console.print(f"[bold]{name}[/bold]: {escape(cell)}", soft_wrap=True,
+                              highlight=False)
+        return
     table = Table()
-    for name in names:
-        table.add_column(name)
-    for row in rows:
-        data = row.model_dump(mode="json")
-        table.add_row(*(_cell(data.get(n)) for n in names))
+    for i, name in enumerate(names):
+        if i in keys:
+            table.add_column(name, no_wrap=True, min_width=widths[i])
+        else:
+            table.add_column(name, overflow="fold")
+    for line in cells:
+        table.add_row(*line)
     console.print(table)
 
 
@@ -95,6 +118,14 @@ def _secret(label: str, secret: str) -> None:
         console.print(f"[bold green]{label}[/bold green] (shown only once): [bold]{secret}[/bold]")
 
 
+def _read_password() -> str:
+    """Prompt on the terminal; from a pipe (scripts, `echo $PW | shugu login NAME`), the
+    first line of standard input."""
+    if sys.stdin is not None and not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    return getpass.getpass("password: ")
+
+
 def register(app: typer.Typer) -> None:
     @app.callback()
     def _options(
@@ -107,11 +138,19 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def login(username: str, password: Annotated[str | None, typer.Option(
-            help="password (prompted when omitted)")] = None) -> None:
+            help="password (prompted when omitted; read from standard input when that is "
+                 "not a terminal)")] = None,
+              print_token: Annotated[bool, typer.Option(
+                  "--print-token", help="print only the token, for "
+                  "export SHUGU_TOKEN=$(shugu login NAME --print-token)")] = False,
+              ) -> None:
         """Exchange a username and password for an API token."""
-        password = password or getpass.getpass("password: ")
+        password = password or _read_password()
         with client() as c:
             created = c.login(username, password)
+        if print_token:
+            sys.stdout.write(created.secret + "\n")
+            return
         show(created.token)
         _secret("token", created.secret)
         if not state.as_json:
@@ -127,11 +166,20 @@ def register(app: typer.Typer) -> None:
         roles: Annotated[str, typer.Option(help="comma-separated: provider,consumer,...")],
         admin: Annotated[str, typer.Option(help="username of the organisation's admin")],
         name_en: Annotated[str | None, typer.Option()] = None,
+        print_token: Annotated[bool, typer.Option(
+            "--print-token", help="print only the admin's API token, for "
+            "export TOKEN=$(shugu org create ... --print-token)")] = False,
     ) -> None:
         """Register an organisation with its first admin user and token."""
         with client() as c:
             created = c.create_organization(uscc, name, [r.strip() for r in roles.split(",")],
                                             admin, name_en=name_en)
+        if print_token:
+            sys.stdout.write(created.token.secret + "\n")
+            if created.admin_password:
+                err.print(f"password of {created.admin.username} (shown only once): "
+                          f"{created.admin_password}", highlight=False)
+            return
         show(created.organization)
         if created.admin_password:
             _secret(f"password of {created.admin.username}", created.admin_password)
@@ -224,6 +272,9 @@ def register(app: typer.Typer) -> None:
         delimiter: Annotated[str | None, typer.Option(help="CSV delimiter (detected)")] = None,
         header: Annotated[bool | None, typer.Option("--header/--no-header",
                                                     help="CSV header row (detected)")] = None,
+        null_value: Annotated[list[str] | None, typer.Option(
+            "--null-value", help="CSV cell text read as null; repeat for several "
+            "(default: only the empty cell; give --null-value '' to keep it)")] = None,
     ) -> None:
         """Upload a CSV, Parquet or Arrow file into a table as a new version."""
         if not file.is_file():
@@ -243,7 +294,8 @@ def register(app: typer.Typer) -> None:
 
             result = c.ingest(slug, table_name, file, mode=mode,  # type: ignore[arg-type]
                               format=format, encoding=encoding,  # type: ignore[arg-type]
-                              delimiter=delimiter, header=header, progress=advance)
+                              delimiter=delimiter, header=header, progress=advance,
+                              null_values=null_value or None)
         show(result)
 
     revision = typer.Typer(no_args_is_help=True, help="Revisions of a product.")

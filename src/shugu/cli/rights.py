@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from shugu.cli.remote import as_utc, client, show, state
+from shugu.cli.remote import _all, as_utc, client, show, state
 from shugu.rights import certfile
 from shugu.rights import fingerprint as fp
 
@@ -221,6 +221,13 @@ def register(app: typer.Typer) -> None:
                  ["id", "kind", "status", "product", "certificate", "notice_end",
                   "issued_certificate"])
 
+    @reg.command("notices")
+    def reg_notices() -> None:
+        """The public notice (公示): registrations open to objections now (no token needed)."""
+        with client() as c:
+            items = list(_all(lambda t: c.public_notices(page_token=t)))
+        show(items, ["id", "kind", "data_name", "applicant", "product", "objection_deadline"])
+
     @reg.command("show")
     def reg_show(registration_id: int) -> None:
         with client() as c:
@@ -292,6 +299,19 @@ def register(app: typer.Typer) -> None:
             text = json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) \
                 else ("" if value is None else str(value))
             out.print(f"[bold]{key}[/bold]: {escape(text)}", highlight=False)
+
+    @cert.command("list")
+    def cert_list(quiet: Annotated[bool, typer.Option(
+            "-q", "--quiet", help="only the numbers, newest first, one per line")] = False,
+    ) -> None:
+        """Your organisation's certificates (the operator: all)."""
+        with client() as c:
+            items = list(_all(lambda t: c.certificates(page_token=t)))
+        if quiet:
+            for found in sorted(items, key=lambda x: (x.issued_at, x.number), reverse=True):
+                sys.stdout.write(found.number + "\n")
+            return
+        show(items, ["number", "status", "product", "issued_at", "valid_until"])
 
     @cert.command("status")
     def cert_status(number: str) -> None:

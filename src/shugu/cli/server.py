@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +14,7 @@ from shugu.cli.options import DatabaseUrl, DataDir, Host, Port, settings_from
 from shugu.config import Settings
 
 console = Console()
+err = Console(stderr=True)
 
 def print_first_start(username: str, password: str, url: str) -> None:
     console.print(Panel.fit(
@@ -24,15 +26,33 @@ def print_first_start(username: str, password: str, url: str) -> None:
         title="shugu first start", border_style="green"))
 
 
-def run_server(settings: Settings, exchange: object) -> None:
+def bind(settings: Settings) -> socket.socket:
+    """Take the listening socket before anything else happens, so that a port in use is
+    one clear error (exit 1) instead of a "serving at" line followed by a traceback."""
+    host, port = settings.host, settings.port
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        sock = socket.create_server((host, port), family=family)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        err.print(f"[red]error[/red] cannot listen on {host}:{port}: {reason}. Is another "
+                  "server using the port? Choose one with --port or SHUGU_PORT.",
+                  highlight=False)
+        raise typer.Exit(1) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def run_server(settings: Settings, exchange: object, sock: socket.socket) -> None:
     import uvicorn
 
     from shugu.app import create_app
     from shugu.runtime import Exchange
 
     assert isinstance(exchange, Exchange)
-    uvicorn.run(create_app(exchange), host=settings.host, port=settings.port,
-                log_level="info", proxy_headers=True)
+    config = uvicorn.Config(create_app(exchange), host=settings.host, port=settings.port,
+                            log_level="info", proxy_headers=True)
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 def register(app: typer.Typer) -> None:
@@ -43,13 +63,14 @@ def register(app: typer.Typer) -> None:
         from shugu.runtime import Exchange
 
         settings = settings_from(data_dir, database_url, host, port)
+        sock = bind(settings)
         exchange = Exchange.open(settings)
         base = settings.base_url()
         if exchange.first_start:
             print_first_start(exchange.first_start.username, exchange.first_start.password, base)
         console.print(f"shugu serving at [bold]{base}[/bold]  (API docs: {base}/api/v1/docs; "
                       f"data: {settings.resolved_data_dir()})")
-        run_server(settings, exchange)
+        run_server(settings, exchange, sock)
 
     @app.command()
     def demo(
@@ -65,13 +86,14 @@ def register(app: typer.Typer) -> None:
         from shugu.runtime import Exchange
 
         settings = settings_from(data_dir, database_url, host, port)
+        sock = bind(settings) if serve else None  # before minutes of seeding, not after
         exchange = Exchange.open(settings)
         report = seed(exchange, rows=rows, console=console)
         base = settings.base_url()
-        report.print(console, base, settings.resolved_data_dir())
-        if serve:
+        report.print(console, base, settings.resolved_data_dir(), serving=serve)
+        if sock is not None:
             console.print(f"shugu demo serving at [bold]{base}[/bold] — Ctrl+C to stop")
-            run_server(settings, exchange)
+            run_server(settings, exchange, sock)
 
     db_app = typer.Typer(no_args_is_help=True, help="Database maintenance.")
     app.add_typer(db_app, name="db")

@@ -144,6 +144,7 @@ def terminate(session: Session, principal: Principal, agreement_id: int,
         entitlements.end(session, e, actor=principal.actor,
                          reason=f"agreement {a.number} terminated: {reason}")
     ledger.append(session, actor=principal.actor, action="agreement.terminated",
+                  parties=[a.provider_org_id, a.consumer_org_id],
                   subject=f"agreement:{a.id}",
                   payload={"number": a.number, "side": side, "reason": reason})
     return a
@@ -161,6 +162,7 @@ def confirm_deletion(session: Session, principal: Principal, agreement_id: int) 
         raise Conflict(f"agreement {a.number} {why}", code=code, duty=status)
     a.deletion_confirmed_at = utcnow()
     ledger.append(session, actor=principal.actor, action="agreement.deletion_confirmed",
+                  parties=[a.provider_org_id, a.consumer_org_id],
                   subject=f"agreement:{a.id}", payload={"number": a.number})
     return a
 

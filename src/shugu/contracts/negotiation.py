@@ -78,7 +78,8 @@ def _move(session: Session, n: Negotiation, message: str, side: str, actor: str,
     if note:
         payload["note"] = note
     ledger.append(session, actor=actor, action=EVENTS[message],
-                  subject=f"negotiation:{n.id}", payload=payload)
+                  subject=f"negotiation:{n.id}", payload=payload,
+                  parties=[n.provider_org_id, n.consumer_org_id])
     session.flush()
 
 

@@ -61,6 +61,7 @@ def create(session: Session, principal: Principal, slug: str, data: schemas.Offe
     session.add(offer)
     session.flush()
     ledger.append(session, actor=principal.actor, action="offer.created",
+                  parties=[principal.org_id],
                   subject=f"offer:{offer.id}",
                   payload={"id": offer.id, "product": product.slug, **terms_of(offer),
                            "visibility": offer.visibility,
@@ -93,6 +94,7 @@ def withdraw(session: Session, principal: Principal, offer_id: int) -> Offer:
     offer.status = "withdrawn"
     offer.withdrawn_at = utcnow()
     ledger.append(session, actor=principal.actor, action="offer.withdrawn",
+                  parties=[principal.org_id],
                   subject=f"offer:{offer.id}", payload={"id": offer.id})
     return offer
 

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from shugu.api.limits import INT32_MAX
 from shugu.db import utcnow
 from shugu.entitlements.models import MODES, QUOTA_KINDS
 from shugu.errors import InvalidInput
@@ -243,7 +244,7 @@ def _constraint(rules: Rules, c: Constraint, path: str) -> None:
         if not isinstance(value, list) or not value:
             raise _bad(right, "must be a non-empty list of USCCs or organisation ids")
         for i, item in enumerate(value):
-            if type(item) is int and item > 0:
+            if type(item) is int and 0 < item <= INT32_MAX:
                 continue
             problem = uscc_problem(item) if isinstance(item, str) else "not a USCC or id"
             if problem:

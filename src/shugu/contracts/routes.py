@@ -6,7 +6,8 @@ from typing import Literal
 
 from fastapi import APIRouter, status
 
-from shugu.api.deps import ExchangeDep, PrincipalDep
+from shugu.api.deps import ExchangeDep, PrincipalDep, ViewerDep
+from shugu.api.limits import Id, Limit, PageToken, QueryText
 from shugu.contracts import agreements, negotiation, offers, schemas
 from shugu.pagination import Page
 
@@ -24,25 +25,26 @@ def create_offer(slug: str, body: schemas.OfferIn, ex: ExchangeDep,
 
 
 @router.get("/products/{slug}/offers", response_model=list[schemas.OfferOut])
-def list_offers(slug: str, ex: ExchangeDep, who: PrincipalDep) -> list[schemas.OfferOut]:
+def list_offers(slug: str, ex: ExchangeDep, who: ViewerDep) -> list[schemas.OfferOut]:
+    """A listed product's public offers (no token needed), plus those private to the caller."""
     with ex.read() as s:
         return [offers.to_out(s, o) for o in offers.list_for_product(s, who, slug)]
 
 
 @router.get("/offers/{offer_id}", response_model=schemas.OfferOut)
-def get_offer(offer_id: int, ex: ExchangeDep, who: PrincipalDep) -> schemas.OfferOut:
+def get_offer(offer_id: Id, ex: ExchangeDep, who: ViewerDep) -> schemas.OfferOut:
     with ex.read() as s:
         return offers.to_out(s, offers.get(s, who, offer_id))
 
 
 @router.post("/offers/{offer_id}/withdraw", response_model=schemas.OfferOut)
-def withdraw_offer(offer_id: int, ex: ExchangeDep, who: PrincipalDep) -> schemas.OfferOut:
+def withdraw_offer(offer_id: Id, ex: ExchangeDep, who: PrincipalDep) -> schemas.OfferOut:
     with ex.transaction() as s:
         return offers.to_out(s, offers.withdraw(s, who, offer_id))
 
 
 @router.post("/offers/{offer_id}/evaluate", response_model=schemas.Decision)
-def evaluate_offer(offer_id: int, body: schemas.EvaluateIn, ex: ExchangeDep,
+def evaluate_offer(offer_id: Id, body: schemas.EvaluateIn, ex: ExchangeDep,
                    who: PrincipalDep) -> schemas.Decision:
     """Would the offer's policy let the caller's organisation, with this purpose, accept?
     Every rule's outcome and reason."""
@@ -61,21 +63,21 @@ def request_offer(body: schemas.NegotiationIn, ex: ExchangeDep,
 
 @router.get("/negotiations", response_model=Page[schemas.NegotiationOut])
 def list_negotiations(ex: ExchangeDep, who: PrincipalDep, role: Role = "consumer",
-                      state: str | None = None, limit: int | None = None,
-                      page_token: str | None = None) -> Page[schemas.NegotiationOut]:
+                      state: QueryText = None, limit: Limit = None,
+                      page_token: PageToken = None) -> Page[schemas.NegotiationOut]:
     with ex.read() as s:
         return negotiation.list_for(s, who, role, state, limit, page_token)
 
 
 @router.get("/negotiations/{negotiation_id}", response_model=schemas.NegotiationOut)
-def get_negotiation(negotiation_id: int, ex: ExchangeDep,
+def get_negotiation(negotiation_id: Id, ex: ExchangeDep,
                     who: PrincipalDep) -> schemas.NegotiationOut:
     with ex.read() as s:
         return negotiation.to_out(s, negotiation.get(s, who, negotiation_id))
 
 
 @router.post("/negotiations/{negotiation_id}/offer", response_model=schemas.NegotiationOut)
-def counter_offer(negotiation_id: int, body: schemas.CounterIn, ex: ExchangeDep,
+def counter_offer(negotiation_id: Id, body: schemas.CounterIn, ex: ExchangeDep,
                   who: PrincipalDep) -> schemas.NegotiationOut:
     """Provider: counter-offer (REQUESTED -> OFFERED)."""
     with ex.transaction() as s:
@@ -83,7 +85,7 @@ def counter_offer(negotiation_id: int, body: schemas.CounterIn, ex: ExchangeDep,
 
 
 @router.post("/negotiations/{negotiation_id}/request", response_model=schemas.NegotiationOut)
-def counter_request(negotiation_id: int, body: schemas.CounterIn, ex: ExchangeDep,
+def counter_request(negotiation_id: Id, body: schemas.CounterIn, ex: ExchangeDep,
                     who: PrincipalDep) -> schemas.NegotiationOut:
     """Consumer: counter-request (OFFERED -> REQUESTED)."""
     with ex.transaction() as s:
@@ -92,7 +94,7 @@ def counter_request(negotiation_id: int, body: schemas.CounterIn, ex: ExchangeDe
 
 
 def _reply_route(message: str, doc: str) -> None:
-    def handler(negotiation_id: int, body: schemas.MessageIn, ex: ExchangeDep,
+    def handler(negotiation_id: Id, body: schemas.MessageIn, ex: ExchangeDep,
                 who: PrincipalDep) -> schemas.NegotiationOut:
         with ex.transaction() as s:
             return negotiation.to_out(
@@ -112,7 +114,7 @@ _reply_route("finalize", "Provider: finalize (VERIFIED -> FINALIZED); concludes 
 
 
 @router.post("/negotiations/{negotiation_id}/terminate", response_model=schemas.NegotiationOut)
-def terminate_negotiation(negotiation_id: int, body: schemas.TerminateIn, ex: ExchangeDep,
+def terminate_negotiation(negotiation_id: Id, body: schemas.TerminateIn, ex: ExchangeDep,
                           who: PrincipalDep) -> schemas.NegotiationOut:
     with ex.transaction() as s:
         return negotiation.to_out(s, negotiation.terminate(s, who, negotiation_id,
@@ -122,21 +124,21 @@ def terminate_negotiation(negotiation_id: int, body: schemas.TerminateIn, ex: Ex
 @router.get("/agreements", response_model=Page[schemas.AgreementOut])
 def list_agreements(ex: ExchangeDep, who: PrincipalDep,
                     role: Literal["consumer", "provider", "all"] = "consumer",
-                    limit: int | None = None,
-                    page_token: str | None = None) -> Page[schemas.AgreementOut]:
+                    limit: Limit = None,
+                    page_token: PageToken = None) -> Page[schemas.AgreementOut]:
     """Agreements of the caller's side; `role=all`: every agreement (operators, auditors)."""
     with ex.read() as s:
         return agreements.list_for(s, who, role, limit, page_token)
 
 
 @router.get("/agreements/{agreement_id}", response_model=schemas.AgreementOut)
-def get_agreement(agreement_id: int, ex: ExchangeDep, who: PrincipalDep) -> schemas.AgreementOut:
+def get_agreement(agreement_id: Id, ex: ExchangeDep, who: PrincipalDep) -> schemas.AgreementOut:
     with ex.read() as s:
         return agreements.to_out(s, agreements.get(s, who, agreement_id))
 
 
 @router.post("/agreements/{agreement_id}/terminate", response_model=schemas.AgreementOut)
-def terminate_agreement(agreement_id: int, body: schemas.TerminateIn, ex: ExchangeDep,
+def terminate_agreement(agreement_id: Id, body: schemas.TerminateIn, ex: ExchangeDep,
                         who: PrincipalDep) -> schemas.AgreementOut:
     """Either party ends the agreement; its entitlement is revoked at once."""
     with ex.transaction() as s:
@@ -145,7 +147,7 @@ def terminate_agreement(agreement_id: int, body: schemas.TerminateIn, ex: Exchan
 
 @router.post("/agreements/{agreement_id}/confirm-deletion",
              response_model=schemas.AgreementOut)
-def confirm_deletion(agreement_id: int, ex: ExchangeDep,
+def confirm_deletion(agreement_id: Id, ex: ExchangeDep,
                      who: PrincipalDep) -> schemas.AgreementOut:
     """Consumer: the data has been deleted, as the delete duty requires once it is due."""
     with ex.transaction() as s:

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, StrictInt
 
+from shugu.api.limits import IdRef
 from shugu.contracts.money import MAX_FEN
 from shugu.contracts.policy import Decision, RuleResult
 
@@ -25,7 +26,7 @@ class OfferIn(BaseModel):
     period: Period | None = None
     price_fen: Fen = Field(ge=0, le=MAX_FEN)
     visibility: Literal["public", "private"] = "public"
-    private_org_id: int | None = None
+    private_org_id: IdRef | None = None
     approval: Literal["instant", "manual"] = "instant"
     policy: dict[str, Any]
 
@@ -50,7 +51,7 @@ class OfferOut(BaseModel):
 
 
 class EvaluateIn(BaseModel):
-    purpose: str | None = None
+    purpose: str | None = Field(default=None, max_length=50)
     mode: Literal["share", "sandbox"] | None = None
 
 
@@ -65,7 +66,7 @@ class TermsIn(BaseModel):
 
 
 class NegotiationIn(BaseModel):
-    offer_id: int
+    offer_id: IdRef
     purpose: str = Field(min_length=1, max_length=50)
     purpose_text: str | None = Field(default=None, max_length=2000)
     terms: TermsIn | None = Field(default=None, description="counter-proposal; omit to take "

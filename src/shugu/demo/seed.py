@@ -87,14 +87,22 @@ class DemoReport:
     profile: Path | None = None
     logins: dict[str, tuple[str, str]] = field(default_factory=dict)  # who -> (user, password)
 
-    def print(self, console: Console, base_url: str, data_dir: Path) -> None:
+    def print(self, console: Console, base_url: str, data_dir: Path, *,
+              serving: bool = True) -> None:
         # Tokens and commands are printed whole on their own lines so they can be copied,
-        # whatever the terminal's width.
+        # whatever the terminal's width; every command is run as printed by a test
+        # (tests/docs), so each must work pasted into a shell once the server is up.
         say = functools.partial(console.print, soft_wrap=True, highlight=False)
-        say(f"\n[bold green]shugu demo is ready[/bold green] at {base_url}")
+        if serving:
+            say(f"\n[bold green]shugu demo is ready[/bold green] at {base_url}")
+        else:
+            say(f"\n[bold green]shugu demo data is ready[/bold green] in {data_dir} (not "
+                f"serving: --no-serve). Serve it with:\n  shugu serve --data-dir {data_dir}"
+                f"\nand it answers at {base_url}:")
         say(f"  web portal:        {base_url}/  (中文; English: {base_url}/lang/en)")
         say(f"  API docs:          {base_url}/api/v1/docs")
         say(f"  OpenAPI document:  {base_url}/api/v1/openapi.json")
+        say(f"  public notices:    {base_url}/notices (公示)")
         say("\nDemo participants and their API tokens (valid 30 days; new ones each start):")
         for who, (org, token) in self.tokens.items():
             say(f"  {who:<16} {org}\n    {token}")
@@ -104,19 +112,23 @@ class DemoReport:
         say("\nPortal sign-ins (new passwords on each start of the demo):")
         for who, (username, password) in self.logins.items():
             say(f"  {who:<16} username {username:<10} password {password}")
-        token = self.tokens.get("consumer (bank)", ("", "<token>"))[1]
-        say("\nTry:")
-        say(f"  curl -H 'Authorization: Bearer {token}' '{base_url}/api/v1/search?q=用电'")
-        say(f"  shugu --url {base_url} --token {token} search 用电")
-        say(f"  shugu ledger verify --data-dir {data_dir}")
+        bank = self.tokens.get("consumer (bank)", ("", "<token>"))[1]
         op = self.tokens.get("operator", ("", "<token>"))[1]
+        as_bank = f"shugu --url {base_url} --token {bank}"
+        say("\nTry (the catalogue is public: no token needed to search it):")
+        say(f"  curl -G --data-urlencode 'q=用电' {base_url}/api/v1/search")
+        say(f"  shugu --url {base_url} search 用电")
+        say(f"  shugu ledger verify --data-dir {data_dir}")
         say("\nThe bank holds two agreements (an annual subscription and a per-query plan); "
             "bill and settle them, then check a trade voucher offline:")
-        say(f"  shugu --url {base_url} --token {token} agreement list")
+        say(f"  {as_bank} agreement list")
         say(f"  shugu --url {base_url} --token {op} billing run --until "
             f"{datetime.now(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}")
         say(f"  shugu --url {base_url} --token {op} settlement create")
-        say(f"  shugu --url {base_url} --token {token} voucher list")
+        say(f"  {as_bank} voucher list")
+        say(f"  {as_bank} voucher evidence $({as_bank} voucher list -q | head -n 1) "
+            "-o voucher.json")
+        say(f"  shugu voucher verify voucher.json --url {base_url}")
         say("\nIn the portal, the bank's sandbox (/consumer/sandbox) answers aggregates over "
             "the power data, e.g.:")
         say(f'  SELECT city, SUM(electricity_kwh) AS kwh FROM "{POWER.slug}".monthly_use '

@@ -8,6 +8,7 @@ from typing import Literal
 from fastapi import APIRouter, Request, status
 
 from shugu.api.deps import ExchangeDep, PrincipalDep
+from shugu.api.limits import Id, QueryText
 from shugu.entitlements import schemas
 from shugu.entitlements import service as entitlements
 from shugu.identity import schemas as id_schemas
@@ -28,7 +29,7 @@ def grant(body: schemas.EntitlementIn, ex: ExchangeDep,
 @router.get("/entitlements", response_model=list[schemas.EntitlementOut])
 def list_entitlements(
     ex: ExchangeDep, who: PrincipalDep, role: Literal["consumer", "provider"] = "consumer",
-    product: str | None = None,
+    product: QueryText = None,
 ) -> list[schemas.EntitlementOut]:
     """As consumer: what the caller's organisation holds; as provider: what it granted."""
     with ex.read() as s:
@@ -36,14 +37,14 @@ def list_entitlements(
 
 
 @router.get("/entitlements/{entitlement_id}", response_model=schemas.EntitlementOut)
-def get_entitlement(entitlement_id: int, ex: ExchangeDep,
+def get_entitlement(entitlement_id: Id, ex: ExchangeDep,
                     who: PrincipalDep) -> schemas.EntitlementOut:
     with ex.read() as s:
         return entitlements.to_out(s, entitlements.get(s, who, entitlement_id))
 
 
 @router.post("/entitlements/{entitlement_id}/revoke", response_model=schemas.EntitlementOut)
-def revoke(entitlement_id: int, body: schemas.RevokeIn, ex: ExchangeDep,
+def revoke(entitlement_id: Id, body: schemas.RevokeIn, ex: ExchangeDep,
            who: PrincipalDep) -> schemas.EntitlementOut:
     with ex.transaction() as s:
         return entitlements.to_out(s, entitlements.revoke(s, who, entitlement_id, body.reason))

@@ -7,24 +7,26 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from shugu.api.limits import NAME_MAX, NOTE_MAX, Count, IdRef
+
 Mode = Literal["share", "sandbox"]
 
 
 class Quotas(BaseModel):
-    queries: int | None = Field(default=None, ge=0)
-    rows: int | None = Field(default=None, ge=0)
-    bytes: int | None = Field(default=None, ge=0)
-    downloads: int | None = Field(default=None, ge=0)
+    queries: Count | None = None
+    rows: Count | None = None
+    bytes: Count | None = None
+    downloads: Count | None = None
 
 
 class EntitlementIn(BaseModel):
-    consumer_org_id: int
-    product: str = Field(description="product slug")
+    consumer_org_id: IdRef
+    product: str = Field(max_length=NAME_MAX, description="product slug")
     modes: list[Mode] = Field(min_length=1)
     valid_from: AwareDatetime | None = Field(default=None, description="default: now")
     valid_until: AwareDatetime | None = None
     quotas: Quotas = Field(default_factory=Quotas)
-    note: str | None = None
+    note: str | None = Field(default=None, max_length=NOTE_MAX)
 
 
 class EntitlementOut(BaseModel):

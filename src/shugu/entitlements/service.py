@@ -130,7 +130,8 @@ def end(session: Session, e: Entitlement, *, actor: str, reason: str) -> Entitle
     e.revoked_at = utcnow()
     e.revoke_reason = reason
     ledger.append(session, actor=actor, action="entitlement.revoked",
-                  subject=f"entitlement:{e.id}", payload={"id": e.id, "reason": reason})
+                  parties=[e.consumer_org_id], subject=f"entitlement:{e.id}",
+                  payload={"id": e.id, "reason": reason})
     return e
 
 

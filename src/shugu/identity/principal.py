@@ -24,6 +24,10 @@ class Principal:
         return f"user:{self.username}"
 
     @property
+    def is_anonymous(self) -> bool:
+        return self.scope == "public"
+
+    @property
     def is_operator(self) -> bool:
         return self.is_platform or "operator" in self.org_roles
 
@@ -44,3 +48,9 @@ class Principal:
 
 
 SYSTEM_ACTOR = "system"
+
+# A visitor without a token, on the read routes of what is public (listed products, their
+# offers and quality reports, certificate status, public notices). Organisation ids start
+# at 1, so every "is it mine?" check is false and visibility rules leave only the public.
+ANONYMOUS = Principal(user_id=0, username="anonymous", org_id=0, org_roles=(),
+                      is_admin=False, is_platform=False, scope="public")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from shugu.api.deps import ExchangeDep, PrincipalDep
+from shugu.api.limits import Id, Limit, PageToken, QueryText
 from shugu.identity import schemas
 from shugu.identity import service as identity
 from shugu.identity.models import User
@@ -54,22 +55,22 @@ def create_organization(
 
 @router.get("/organizations", response_model=Page[schemas.OrganizationOut])
 def list_organizations(
-    ex: ExchangeDep, who: PrincipalDep, limit: int | None = None,
-    page_token: str | None = None, role: str | None = None,
+    ex: ExchangeDep, who: PrincipalDep, limit: Limit = None,
+    page_token: PageToken = None, role: QueryText = None,
 ) -> Page[schemas.OrganizationOut]:
     with ex.read() as s:
         return identity.list_organizations(s, limit, page_token, role)
 
 
 @router.get("/organizations/{org_id}", response_model=schemas.OrganizationOut)
-def get_organization(org_id: int, ex: ExchangeDep, who: PrincipalDep) -> schemas.OrganizationOut:
+def get_organization(org_id: Id, ex: ExchangeDep, who: PrincipalDep) -> schemas.OrganizationOut:
     with ex.read() as s:
         return schemas.OrganizationOut.model_validate(identity.get_organization(s, org_id))
 
 
 @router.put("/organizations/{org_id}/roles", response_model=schemas.OrganizationOut)
 def set_roles(
-    org_id: int, body: schemas.OrganizationRolesIn, ex: ExchangeDep, who: PrincipalDep
+    org_id: Id, body: schemas.OrganizationRolesIn, ex: ExchangeDep, who: PrincipalDep
 ) -> schemas.OrganizationOut:
     with ex.transaction() as s:
         org = identity.set_roles(s, who, org_id, list(body.roles))
@@ -79,7 +80,7 @@ def set_roles(
 @router.post("/organizations/{org_id}/users", response_model=schemas.UserCreated,
              status_code=status.HTTP_201_CREATED)
 def create_user(
-    org_id: int, body: schemas.UserIn, ex: ExchangeDep, who: PrincipalDep
+    org_id: Id, body: schemas.UserIn, ex: ExchangeDep, who: PrincipalDep
 ) -> schemas.UserCreated:
     with ex.transaction() as s:
         user, password = identity.create_user(s, who, org_id, body)
@@ -88,7 +89,7 @@ def create_user(
 
 @router.post("/organizations/{org_id}/users/{user_id}/password",
              response_model=schemas.PasswordSet)
-def reset_password(org_id: int, user_id: int, body: schemas.PasswordIn, ex: ExchangeDep,
+def reset_password(org_id: Id, user_id: Id, body: schemas.PasswordIn, ex: ExchangeDep,
                    who: PrincipalDep) -> schemas.PasswordSet:
     with ex.transaction() as s:
         return schemas.PasswordSet(password=identity.reset_password(
@@ -96,7 +97,7 @@ def reset_password(org_id: int, user_id: int, body: schemas.PasswordIn, ex: Exch
 
 
 @router.get("/organizations/{org_id}/users", response_model=list[schemas.UserOut])
-def list_users(org_id: int, ex: ExchangeDep, who: PrincipalDep) -> list[schemas.UserOut]:
+def list_users(org_id: Id, ex: ExchangeDep, who: PrincipalDep) -> list[schemas.UserOut]:
     with ex.read() as s:
         return [schemas.UserOut.model_validate(u) for u in identity.list_users(s, who, org_id)]
 
@@ -117,6 +118,6 @@ def list_tokens(ex: ExchangeDep, who: PrincipalDep) -> list[schemas.TokenOut]:
 
 
 @router.delete("/tokens/{token_id}", response_model=schemas.TokenOut)
-def revoke_token(token_id: int, ex: ExchangeDep, who: PrincipalDep) -> schemas.TokenOut:
+def revoke_token(token_id: Id, ex: ExchangeDep, who: PrincipalDep) -> schemas.TokenOut:
     with ex.transaction() as s:
         return schemas.TokenOut.model_validate(identity.revoke_token(s, who, token_id))

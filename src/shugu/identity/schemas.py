@@ -7,17 +7,20 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shugu.api.limits import NAME_MAX, PASSWORD_MAX
+
 Role = Literal["provider", "consumer", "operator", "auditor", "broker"]
 
 
 class OrganizationIn(BaseModel):
-    uscc: str = Field(description="统一社会信用代码, 18 characters (GB 32100)")
+    uscc: str = Field(max_length=18, description="统一社会信用代码, 18 characters (GB 32100)")
     name: str = Field(min_length=1, max_length=200)
     name_en: str | None = Field(default=None, max_length=200)
     roles: list[Role] = Field(min_length=1)
     admin_username: str = Field(min_length=3, max_length=80, pattern=r"^[A-Za-z0-9_.@-]+$")
     admin_password: str | None = Field(
-        default=None, min_length=8, description="omit to generate one (returned once)"
+        default=None, min_length=8, max_length=PASSWORD_MAX,
+        description="omit to generate one (returned once)"
     )
 
 
@@ -39,8 +42,8 @@ class OrganizationRolesIn(BaseModel):
 
 class UserIn(BaseModel):
     username: str = Field(min_length=3, max_length=80, pattern=r"^[A-Za-z0-9_.@-]+$")
-    password: str | None = Field(default=None, min_length=8)
-    display_name: str | None = None
+    password: str | None = Field(default=None, min_length=8, max_length=PASSWORD_MAX)
+    display_name: str | None = Field(default=None, max_length=NAME_MAX)
     is_admin: bool = False
 
 
@@ -57,13 +60,13 @@ class UserOut(BaseModel):
 
 
 class PasswordIn(BaseModel):
-    password: str | None = Field(default=None, min_length=8,
+    password: str | None = Field(default=None, min_length=8, max_length=PASSWORD_MAX,
                                  description="leave out to have one generated")
 
 
 class PasswordChangeIn(BaseModel):
-    current_password: str
-    new_password: str = Field(min_length=8)
+    current_password: str = Field(max_length=PASSWORD_MAX)
+    new_password: str = Field(min_length=8, max_length=PASSWORD_MAX)
 
 
 class PasswordSet(BaseModel):
@@ -107,8 +110,8 @@ class OrganizationCreated(BaseModel):
 
 
 class LoginIn(BaseModel):
-    username: str
-    password: str
+    username: str = Field(max_length=NAME_MAX)
+    password: str = Field(max_length=PASSWORD_MAX)
 
 
 class Me(BaseModel):

@@ -142,6 +142,7 @@ def set_roles(
     org = get_organization(session, org_id)
     org.roles = sorted(set(roles))
     ledger.append(session, actor=principal.actor, action="organization.roles_changed",
+                  parties=[principal.org_id],
                   subject=f"org:{org.id}", payload=_org_payload(org))
     return org
 
@@ -197,6 +198,7 @@ def reset_password(session: Session, principal: Principal, org_id: int, user_id:
         password = generated = generate_password()
     user.password_hash = passwords.hash_password(password)
     ledger.append(session, actor=principal.actor, action="user.password_reset",
+                  parties=[principal.org_id],
                   subject=f"user:{user.id}", payload={"id": user.id, "org_id": org_id})
     return generated
 
@@ -214,6 +216,7 @@ def change_own_password(session: Session, principal: Principal, current: str,
         raise InvalidInput("the new password is the current one", code="password_unchanged")
     user.password_hash = passwords.hash_password(new)
     ledger.append(session, actor=principal.actor, action="user.password_changed",
+                  parties=[principal.org_id],
                   subject=f"user:{user.id}", payload={"id": user.id, "org_id": user.org_id})
 
 
@@ -250,6 +253,7 @@ def revoke_token(session: Session, principal: Principal, token_id: int) -> ApiTo
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         ledger.append(session, actor=principal.actor, action="token.revoked",
+                      parties=[principal.org_id, token.org_id],
                       subject=f"token:{token.id}", payload={"id": token.id})
     return token
 

@@ -1,18 +1,23 @@
 """`shugu ledger export`: the whole ledger as one self-contained, verifiable file.
 
-Format `shugu-ledger-export` version 1: UTF-8 JSON lines (gzip-compressed when the file
+Format `shugu-ledger-export` version 2: UTF-8 JSON lines (gzip-compressed when the file
 name ends in .gz), one JSON object per line, in this order:
 
-1. header: {"format": "shugu-ledger-export", "version": 1, "exported_at": ISO 8601,
-   "size": events in the ledger head, "hash": "sha256", "tree": "rfc6962",
-   "sth_message": "shugu-sth/1", "algorithm": "Ed25519",
+1. header: {"format": "shugu-ledger-export", "version": 2, "form": "public" | "full",
+   "exported_at": ISO 8601, "size": events in the ledger head, "root": the head's root,
+   "hash": "sha256", "tree": "rfc6962", "sth_message": "shugu-sth/1", "algorithm": "Ed25519",
    "public_key": base64 raw key or null, "key_id": first 16 hex of its SHA-256 or null}
-2. per event, in seq order: {"t": "e", "seq", "ts" (as hashed, UTC ...Z), "actor", "action",
-   "subject", "payload" (the exact canonical JSON text that was hashed, as a string),
-   "payload_sha256", "leaf_hash" (hex, as stored)}
+2. per event, in seq order, its public form: {"t": "e", "seq", "ts" (as hashed, UTC ...Z),
+   "action", "subject" (public), "commitment" (version 2 only), "leaf_hash" (hex, as
+   stored)}; in the full form also "opening": {"actor", "subject" (full), "payload_json"
+   (the exact canonical text), "salt" (version 2) | "payload_sha256" (version 1)}
 3. each signed tree head right after the event that completes its size (size 0 before any
    event): {"t": "sth", "size", "root", "timestamp", "signature" (base64), "key_id"}
 4. last: {"t": "end", "size", "root"}: where the database's head said the ledger ended.
+
+The public form discloses nothing private and is what anyone may be given; the full form
+is for the operator and auditors. Version-1 files (every event with "actor", "payload",
+"payload_sha256" inline) are still read by the verifier.
 
 Values are written as stored, not as they ought to be, so `shugu ledger verify FILE` finds
 in the file whatever is wrong in the database. The file is written under a temporary name
@@ -50,12 +55,17 @@ def _hex(value: object) -> object:
 
 def export(
     db: LedgerDatabase, out: Path, *, public_key: str | None,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], None] | None = None, full: bool = False,
 ) -> ExportSummary:
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    try:
+        head_root: str | None = frontier_root(
+            [bytes.fromhex(h) for h in db.head.frontier or []]).hex()
+    except (ValueError, TypeError):  # a damaged head row; verify will say so
+        head_root = None
     header = {
-        "format": EXPORT_FORMAT, "version": EXPORT_VERSION,
-        "exported_at": datetime.now(UTC).isoformat(), "size": db.head.size,
+        "format": EXPORT_FORMAT, "version": EXPORT_VERSION, "form": "full" if full else "public",
+        "exported_at": datetime.now(UTC).isoformat(), "size": db.head.size, "root": head_root,
         "hash": "sha256", "tree": "rfc6962", "sth_message": STH_VERSION, "algorithm": "Ed25519",
         "public_key": public_key,
         "key_id": key_id_of(base64.b64decode(public_key)) if public_key else None,
@@ -69,10 +79,22 @@ def export(
             write(dumps(header) + "\n")
             for rec in db.records():
                 if type(rec) is tuple:
-                    seq, ts, actor, action, subject, payload, p_hash, leaf = rec
-                    write(dumps({"t": "e", "seq": seq, "ts": ts, "actor": actor,
-                                 "action": action, "subject": subject, "payload": payload,
-                                 "payload_sha256": p_hash, "leaf_hash": _hex(leaf)}) + "\n")
+                    (seq, ts, action, shown, commit, leaf,
+                     actor, subject, payload, salt, p_hash) = rec
+                    line: dict[str, object] = {"t": "e", "seq": seq, "ts": ts,
+                                               "action": action, "subject": shown}
+                    if commit is not None:
+                        line["commitment"] = commit
+                    line["leaf_hash"] = _hex(leaf)
+                    if full:
+                        opening: dict[str, object] = {"actor": actor, "subject": subject,
+                                                      "payload_json": payload}
+                        if commit is not None:
+                            opening["salt"] = salt
+                        else:
+                            opening["payload_sha256"] = p_hash
+                        line["opening"] = opening
+                    write(dumps(line) + "\n")
                     events += 1
                     if progress is not None and not events & 0x3FFF:
                         progress(events)
@@ -84,11 +106,7 @@ def export(
                 elif isinstance(rec, Head):
                     end = rec
             assert end is not None  # records() always ends with the head
-            try:
-                root: str | None = frontier_root(
-                    [bytes.fromhex(h) for h in end.frontier or []]).hex()
-            except (ValueError, TypeError):  # a damaged head row; verify will say so
-                root = None
+            root = head_root
             write(dumps({"t": "end", "size": end.size, "root": root}) + "\n")
         os.replace(tmp, out)
     except BaseException:

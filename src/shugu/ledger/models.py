@@ -11,6 +11,13 @@ from shugu.db import Base, UTCDateTime
 
 
 class LedgerEvent(Base):
+    """One event. Public: seq, ts, action, public_subject, commitment, leaf_hash. Private
+    (its opening, for the parties, operators and auditors): actor, subject, payload, salt.
+
+    Events from before commitments (leaf version 1) have no commitment nor salt; their
+    leaf is over actor, subject and payload_hash (see events.py).
+    """
+
     __tablename__ = "ledger_events"
 
     # 0-based leaf index in the Merkle tree.
@@ -19,9 +26,26 @@ class LedgerEvent(Base):
     actor: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(100), index=True)
     subject: Mapped[str] = mapped_column(String(300), index=True)
+    public_subject: Mapped[str] = mapped_column(String(300), index=True)
     payload: Mapped[str] = mapped_column(Text)  # canonical JSON
-    payload_hash: Mapped[str] = mapped_column(String(64))
+    # Version 1 only: the unsalted payload hash its leaf commits to.
+    payload_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    salt: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    commitment: Mapped[str | None] = mapped_column(String(64), nullable=True)
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+    @property
+    def version(self) -> int:
+        return 1 if self.commitment is None else 2
+
+
+class LedgerParty(Base):
+    """An organisation an event concerns: it (and overseers) may read the event's opening."""
+
+    __tablename__ = "ledger_event_parties"
+
+    org_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
 
 
 class LedgerNode(Base):

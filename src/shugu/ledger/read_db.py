@@ -28,8 +28,8 @@ from shugu.platform_key import KEY_FILE
 
 BATCH = 10_000
 
-_EVENTS = ("SELECT seq, {ts}, actor, action, subject, payload, payload_hash, leaf_hash "
-           "FROM ledger_events ORDER BY seq")
+_EVENTS = ("SELECT seq, {ts}, action, public_subject, commitment, leaf_hash, actor, subject, "
+           "payload, salt, payload_hash FROM ledger_events ORDER BY seq")
 _HEADS = "SELECT size, root, {ts}, signature, key_id FROM ledger_tree_heads ORDER BY size"
 # The leaf's text form of a timestamp (UTC, microseconds, Z), made by the database: done in
 # Python it costs as much as the rest of reading a row. SQLite holds what SQLAlchemy wrote,

@@ -3,25 +3,30 @@
 It needs only the hashing modules (events, merkle), the Ed25519 check and the data, handed
 in as one ordered stream of records:
 
-- events as tuples (seq, ts, actor, action, subject, payload, payload_sha256, leaf_hash),
-  ts already in the leaf's text form, leaf_hash the stored bytes or None;
+- events as tuples (seq, ts, action, public_subject, commitment, leaf_hash, actor, subject,
+  payload, salt, payload_sha256): ts already in the leaf's text form, leaf_hash the stored
+  bytes or None, commitment None for version-1 events; the last five (the opening) are
+  None in the public form;
 - `SignedHead`s, each placed right after the event that completes its size;
 - at most one `Head` at the end: the writer's unsigned record of where the ledger ends.
 
-For every event it checks the sequence, the payload hash, the leaf hash; it rebuilds the
+For every event it checks the sequence, the opening when given (it must hash to the
+commitment and show as the public subject; for version 1, to the payload hash), the leaf
+hash (rebuilt from the public form; a version-1 leaf can be rebuilt only from the opening,
+so the public form takes it as given and the tree and signatures vouch for it); it rebuilds the
 tree with an O(log n) frontier, compares every stored node it is given (a `NodeSource`) as
 the node completes, and checks every signed tree head's signature and root. It stops at
 the first problem, which names the first altered or missing event it can pin down.
 
 What it cannot see: a rewrite that recomputes every hash consistently leaves only the
-signatures to catch it, so events after the last signed tree head are protected by
-nothing but the writer's honesty (`Report.unsigned_tail` says how many), and whoever
-holds the platform key can sign anything (pin the key you trust with `public_key`).
+signatures to catch it. So with `require_signed` (export files, and the database when a key
+is pinned) a ledger whose last event no signed tree head covers fails (`unsigned_end`):
+otherwise deleting the tree heads and rewriting the tail would pass. Whoever holds the
+platform key can sign anything (pin the key you trust with `public_key`).
 """
 
 from __future__ import annotations
 
-import base64
 import gzip
 import hashlib
 import json
@@ -31,14 +36,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from shugu.ledger.events import STH_VERSION, format_ts, leaf_data_fast, sth_message
+from shugu.ledger.events import (
+    STH_VERSION,
+    commitment,
+    format_ts,
+    leaf_data_fast,
+    leaf_data_v2,
+    public_subject,
+    sth_message,
+)
 from shugu.ledger.merkle import EMPTY_ROOT, frontier_root
-from shugu.platform_key import key_id_of, verify_signature
+from shugu.platform_key import InvalidPublicKey, check_public_key, key_id_of, verify_signature
 
 EXPORT_FORMAT = "shugu-ledger-export"
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
-EventRow = tuple[int, str, str, str, str, str, str, bytes | None]
+EventRow = tuple[int, str, str, str, str | None, bytes | None,
+                 str | None, str | None, str | None, str | None, str | None]
 
 
 @dataclass(frozen=True)
@@ -118,22 +133,28 @@ def _span(level: int, idx: int) -> str:
 
 class _Verifier:
     def __init__(self, public_key: str | None, nodes: NodeSource | None,
-                 trusted: Iterable[SignedHead] = ()) -> None:
+                 trusted: Iterable[SignedHead] = (), expect: Iterable[Head] = (),
+                 require_signed: bool = False) -> None:
         # Tree heads the caller kept from earlier (e.g. from the API): checked like the
         # stored ones, and they still count when an attacker deleted the stored copies.
         self.trusted = sorted(trusted, key=lambda h: h.size, reverse=True)
         self.public_key = public_key
-        self.key_id = key_id_of(_b64(public_key)) if public_key else None
+        self.key_id = key_id_of(_b64(public_key)) if public_key is not None else None
         self.nodes = nodes
         self.level_iters: dict[int, Iterator[tuple[int, bytes]]] = {}
         self.report = Report()
         self.head: Head | None = None
+        self.expect = list(expect)  # other claims of where the ledger ends (a file header)
+        self.require_signed = require_signed
 
     # The hot loop is one function with local names: at a million events, attribute look-ups
     # and per-event calls are most of the cost that is not hashing.
     def run(self, records: Iterable[Record], progress: Callable[[int], None] | None) -> None:
         sha256 = hashlib.sha256
         leaf_bytes = leaf_data_fast
+        leaf_v2 = leaf_data_v2
+        commit_of = commitment
+        shown_as = public_subject
         stack: list[bytes] = []  # the frontier: roots of the perfect subtrees, largest first
         check_node = self._node if self.nodes is not None else None
         n = 0
@@ -147,21 +168,42 @@ class _Verifier:
                     self.report.events = n
                     self._other(rec, n, stack)  # type: ignore[arg-type]
                     continue
-                seq, ts, actor, action, subject, payload, p_hash, stored_leaf = rec
+                (seq, ts, action, shown, commit, stored_leaf,
+                 actor, subject, payload, salt, p_hash) = rec
                 if seq != n or type(seq) is not int:
                     self._out_of_sequence(seq, n)
-                if sha256(payload.encode()).hexdigest() != p_hash:
+                if commit is not None:  # version 2: the leaf is over the public form
+                    if payload is not None:
+                        if commit_of(actor, subject, payload, salt) != commit:
+                            raise Tampered(Problem(
+                                "commitment_mismatch", n,
+                                "the opening (actor, subject, payload, salt) does not hash "
+                                "to the event's commitment (opening altered)"))
+                        if shown_as(subject) != shown:
+                            raise Tampered(Problem(
+                                "subject_mismatch", n,
+                                f"the public subject {shown!r} is not the one the full "
+                                f"subject {subject!r} shows as"))
+                    leaf = sha256(b"\x00" + leaf_v2(seq, ts, action, shown, commit)).digest()
+                elif payload is not None:  # version 1, opened: rebuild the leaf
+                    if sha256(payload.encode()).hexdigest() != p_hash:
+                        raise Tampered(Problem(
+                            "payload_hash_mismatch", n,
+                            "the payload does not hash to the recorded payload_sha256 "
+                            "(payload altered)"))
+                    leaf = sha256(
+                        b"\x00" + leaf_bytes(seq, ts, actor, action, subject, p_hash)).digest()
+                elif type(stored_leaf) is bytes and len(stored_leaf) == 32:
+                    leaf = stored_leaf  # version 1, public form: only the tree vouches
+                else:
                     raise Tampered(Problem(
-                        "payload_hash_mismatch", n,
-                        "the payload does not hash to the recorded payload_sha256 "
-                        "(payload altered)"))
-                leaf = sha256(
-                    b"\x00" + leaf_bytes(seq, ts, actor, action, subject, p_hash)).digest()
+                        "malformed_event", n, "a version-1 event without its opening needs "
+                        "its leaf hash"))
                 if stored_leaf is not None and stored_leaf != leaf:
                     raise Tampered(Problem(
                         "leaf_hash_mismatch", n,
                         "the stored leaf hash differs from the hash of the event's fields "
-                        "(seq, ts, actor, action, subject or payload hash altered)"))
+                        "(seq, ts, action, subject or commitment altered)"))
                 stack.append(leaf)
                 level, m = 0, n
                 while m & 1:
@@ -280,6 +322,16 @@ class _Verifier:
         return self.trusted[-1].size if self.trusted else -1
 
     def _finish(self, n: int, stack: list[bytes]) -> None:
+        root = frontier_root(stack).hex()
+        for claim in self.expect:
+            if claim.size != n:
+                raise Tampered(Problem(
+                    "head_mismatch", min(claim.size, n),
+                    f"the {claim.source} says {claim.size} events, the ledger holds {n}"))
+            if claim.root is not None and claim.root != root:
+                raise Tampered(Problem(
+                    "head_mismatch", None,
+                    f"the {claim.source} says root {claim.root}, the events give {root}"))
         if self.trusted:
             sth = self.trusted[-1]
             raise Tampered(Problem(
@@ -320,19 +372,33 @@ class _Verifier:
                     raise Tampered(Problem(
                         "node_extra", idx << level,
                         f"unexpected stored node at level {level}, index {idx}"))
+        if self.require_signed and self.report.last_signed != n:
+            lo = self.report.last_signed
+            raise Tampered(Problem(
+                "unsigned_end", lo or 0,
+                f"no signed tree head covers the end of the ledger: events [{lo or 0}, {n}) "
+                + ("come after the last signed tree head" if lo is not None
+                   else "are covered by no signed tree head at all")
+                + " (tree heads removed, or the tail rewritten)"))
 
 
 def verify(
     records: Iterable[Record], *, public_key: str | None, nodes: NodeSource | None = None,
     trusted: Iterable[SignedHead] = (), progress: Callable[[int], None] | None = None,
+    expect: Iterable[Head] = (), require_signed: bool = False,
 ) -> Report:
     """Check a ledger given as a record stream; the report's `problem` is the first found.
 
     `trusted` are signed tree heads kept outside the ledger (say, fetched from the API
-    earlier): a ledger shorter than one of them, or not matching it, fails.
-    Raises CannotVerify when the input cannot be checked at all (e.g. no public key).
+    earlier): a ledger shorter than one of them, or not matching it, fails. `expect` are
+    further claims of its size and root (an export's header) that must hold.
+    `require_signed`: fail unless a signed tree head covers the last event.
+    Raises CannotVerify when the input cannot be checked at all (e.g. no public key, or a
+    public key that is no Ed25519 key).
     """
-    verifier = _Verifier(public_key, nodes, trusted)
+    if require_signed and public_key is None:
+        raise CannotVerify("no public key to check the signed tree heads with")
+    verifier = _Verifier(public_key, nodes, trusted, expect, require_signed)
     try:
         verifier.run(records, progress)
     except Tampered as found:
@@ -342,9 +408,16 @@ def verify(
 
 def _b64(text: str) -> bytes:
     try:
-        return base64.b64decode(text, validate=True)
-    except ValueError as exc:
-        raise CannotVerify(f"public key {text!r} is not base64") from exc
+        return check_public_key(text)
+    except InvalidPublicKey as exc:
+        raise CannotVerify(str(exc)) from exc
+
+
+def _key_id_or_none(text: object) -> str | None:
+    try:
+        return key_id_of(check_public_key(text))  # type: ignore[arg-type]
+    except InvalidPublicKey:
+        return None
 
 
 def signed_head_from_json(obj: dict[str, Any]) -> SignedHead:
@@ -375,6 +448,8 @@ class ExportHeader:
     public_key: str | None
     key_id: str | None
     raw: dict[str, Any]
+    version: int = EXPORT_VERSION
+    root: str | None = None
 
 
 def read_header(line: str) -> ExportHeader:
@@ -382,12 +457,16 @@ def read_header(line: str) -> ExportHeader:
         header = json.loads(line)
         if header.get("format") != EXPORT_FORMAT:
             raise CannotVerify("not a shugu ledger export")
-        if header.get("version") != EXPORT_VERSION:
+        if header.get("version") not in READABLE_VERSIONS:
             raise CannotVerify(f"unsupported export version {header.get('version')!r}")
         if header.get("sth_message") != STH_VERSION:
             raise CannotVerify(f"unsupported tree head message {header.get('sth_message')!r}")
-        return ExportHeader(size=int(header["size"]), public_key=header.get("public_key"),
-                            key_id=header.get("key_id"), raw=header)
+        size, root = header["size"], header.get("root")
+        if type(size) is not int or (root is not None and not isinstance(root, str)):
+            raise ValueError("size must be an integer and root a hex string")
+        return ExportHeader(size=size, public_key=header.get("public_key"),
+                            key_id=header.get("key_id"), raw=header,
+                            version=header["version"], root=root)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise CannotVerify(f"unreadable export header ({exc})") from exc
 
@@ -403,9 +482,20 @@ def export_records(lines: Iterable[str], first_line: int = 2) -> Iterator[Record
             kind = obj["t"]
             if kind == "e":
                 leaf = obj["leaf_hash"]
-                yield (obj["seq"], obj["ts"], obj["actor"], obj["action"], obj["subject"],
-                       obj["payload"], obj["payload_sha256"],
-                       None if leaf is None else bytes.fromhex(leaf))
+                leaf_bytes = None if leaf is None else bytes.fromhex(leaf)
+                if "actor" in obj:  # a version-1 file: every event of version 1, opened
+                    yield (obj["seq"], obj["ts"], obj["action"], obj["subject"], None,
+                           leaf_bytes, obj["actor"], obj["subject"], obj["payload"], None,
+                           obj["payload_sha256"])
+                    continue
+                o = obj.get("opening")
+                if o is None:
+                    yield (obj["seq"], obj["ts"], obj["action"], obj["subject"],
+                           obj.get("commitment"), leaf_bytes, None, None, None, None, None)
+                else:
+                    yield (obj["seq"], obj["ts"], obj["action"], obj["subject"],
+                           obj.get("commitment"), leaf_bytes, o["actor"], o["subject"],
+                           o["payload_json"], o.get("salt"), o.get("payload_sha256"))
             elif kind == "sth":
                 yield SignedHead(size=int(obj["size"]), root=str(obj["root"]),
                                  timestamp=str(obj["timestamp"]),
@@ -433,7 +523,14 @@ def verify_file(
     progress: Callable[[int], None] | None = None,
     on_header: Callable[[ExportHeader], None] | None = None,
 ) -> Report:
-    """Verify an export file. `public_key` pins the key; else the file's own one is used."""
+    """Verify an export file. `public_key` pins the key; else the file's own one is used.
+
+    A file must end in its end record, its header and end record must agree with the
+    events (size, root), and a signed tree head must cover its last event: a file without
+    one proves nothing against a consistent rewrite.
+    """
+    if public_key is not None:
+        _b64(public_key)  # blame a nonsense key before reading anything
     try:
         fh = open_text(path)
     except OSError as exc:
@@ -446,8 +543,22 @@ def verify_file(
         header = read_header(first)
         if on_header is not None:
             on_header(header)
-        report = verify(export_records(fh), public_key=public_key or header.public_key,
-                        trusted=trusted, progress=progress)
+        claims = [Head(size=header.size, root=header.root, source="export's header")]
+        key = public_key or header.public_key
+        if key is not None and public_key is None:
+            try:
+                check_public_key(key)
+            except InvalidPublicKey as exc:
+                raise CannotVerify(f"the file's own key is unusable ({exc}); give the "
+                                   "platform key with --public-key") from exc
+        if header.key_id is not None and header.public_key is not None \
+                and _key_id_or_none(header.public_key) != header.key_id:
+            report = Report()
+            report.problem = Problem("head_mismatch", None, "the export's header names key "
+                                     f"id {header.key_id!r}, not its public key's")
+            return report
+        report = verify(export_records(fh), public_key=key, trusted=trusted,
+                        progress=progress, expect=claims, require_signed=True)
         if public_key and header.public_key and header.public_key != public_key:
             report.notes.append("the file names a different public key than the pinned one")
         return report

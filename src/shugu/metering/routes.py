@@ -7,6 +7,7 @@ from typing import Literal
 from fastapi import APIRouter
 
 from shugu.api.deps import ExchangeDep, PrincipalDep
+from shugu.api.limits import IdFilter, Limit, PageToken
 from shugu.metering import service as metering
 from shugu.metering.schemas import UsageOut
 from shugu.pagination import Page
@@ -17,7 +18,7 @@ router = APIRouter(tags=["metering"])
 @router.get("/usage", response_model=Page[UsageOut])
 def list_usage(
     ex: ExchangeDep, who: PrincipalDep, role: Literal["consumer", "provider"] = "consumer",
-    entitlement_id: int | None = None, limit: int | None = None, page_token: str | None = None,
+    entitlement_id: IdFilter = None, limit: Limit = None, page_token: PageToken = None,
 ) -> Page[UsageOut]:
     with ex.read() as s:
         return metering.list_usage(s, who, role, entitlement_id, limit, page_token)

@@ -61,7 +61,8 @@ def ledger_list(request: Request, ex: ExchangeDep, action: str = "", subject: st
                 page_token: str | None = None) -> Response:
     who = _overseer_page(ex, request)
     with ex.read() as s:
-        items, next_token, total = browse.page(s, action=action or None,
+        # Overseers read every event's opening (browse decides; the page is theirs only).
+        items, next_token, total = browse.page(s, browse.Viewer.of(who), action=action or None,
                                                subject=subject.strip() or None, limit=PAGE,
                                                page_token=page_token)
         actions = browse.actions(s)
@@ -105,19 +106,26 @@ def ledger_inclusion(seq: int, request: Request, ex: ExchangeDep,
 def ledger_event(seq: int, request: Request, ex: ExchangeDep) -> Response:
     who = _overseer_page(ex, request)
     with ex.read() as s:
-        event = browse.event(s, seq)
+        event = browse.opened(s, browse.Viewer.of(who), seq)
+    assert event.opening is not None
     sth = tree_heads.current_signed(ex)
     # Shown without script too; the script fetches both again and checks them itself.
     proof = _inclusion_json(ex, seq, sth.size)
-    leaf = {"seq": event.seq, "ts": event.ts, "actor": event.actor, "action": event.action,
-            "subject": event.subject, "payload_sha256": event.payload_sha256}
-    data = {"event": {**leaf, "payload_json": event.payload_json},
+    o = event.opening
+    if event.commitment is not None:
+        leaf = {"action": event.action, "commitment": event.commitment, "seq": event.seq,
+                "subject": event.subject, "ts": event.ts}
+    else:
+        leaf = {"action": event.action, "actor": o.actor, "payload_sha256": o.payload_sha256,
+                "seq": event.seq, "subject": o.subject, "ts": event.ts}
+    data = {"event": {**event.public(), "version": event.version,
+                      "opening": {**o.as_dict(), "payload_sha256": o.payload_sha256}},
             "leaf_hash": event.leaf_hash,
             "tree_head_url": "/auditor/ledger/tree-head.json",
             "inclusion_url": f"/auditor/ledger/{seq}/inclusion.json"}
-    return render(request, "auditor/event.html", who=who, event=event,
-                  payload=json.dumps(event.payload, ensure_ascii=False, indent=2),
-                  sth=_sth_json(ex, sth), proof=proof, data=data,
+    return render(request, "auditor/event.html", who=who, event=event, opening=o,
+                  payload=json.dumps(o.payload, ensure_ascii=False, indent=2),
+                  sth=_sth_json(ex, sth), proof=proof, data=data, leaf=leaf,
                   key_id=ex.key.key_id, public_key=ex.key.public_b64)
 
 

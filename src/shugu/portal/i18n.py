@@ -45,7 +45,10 @@ class Translate:
         # A missing key shows itself rather than failing the page; tests check both
         # catalogues have the same keys.
         text = self.messages.get(key, key)
-        return text.format(**values) if values else text
+        # Counts in sentences get digit grouping (12,345 products), as the tables do.
+        grouped = {k: f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else v
+                   for k, v in values.items()}
+        return text.format(**grouped) if values else text
 
     def code(self, prefix: str, value: object) -> str:
         """A stable code (status, plan, frequency …) in words, or the code itself when the

@@ -37,7 +37,15 @@ def yuan(fen: int | None) -> str:
     return f"{sign}{whole:,}.{cents:02d}"
 
 
+def num(value: object) -> str:
+    """A whole number with digit grouping (1,234,567); anything else as it is."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return "—" if value is None else str(value)
+
+
 env.filters["yuan"] = yuan
+env.filters["num"] = num
 
 
 def render(request: Request, template: str, status_code: int = 200,

@@ -28,7 +28,7 @@ from shugu.metering import service as metering
 from shugu.pagination import MAX_LIMIT
 from shugu.portal import provider_forms as forms
 from shugu.portal import provider_reviews, provider_rights, provider_trade, provider_workspace
-from shugu.portal.pages import done, posted, render
+from shugu.portal.pages import done, posted, render, yuan
 from shugu.portal.provider_access import org_names, provider_of
 
 router = APIRouter()
@@ -93,7 +93,7 @@ def usage(request: Request, ex: ExchangeDep) -> Response:
     usage_charts = [{"kind": k, "chart": forms.bar_chart(
         [(m[5:], used[m].get(k, 0)) for m in labels])} for k in kinds]
     revenue_charts = [{"key": key, "chart": forms.bar_chart(
-        [(m[5:], revenue[m][key]) for m in labels])}
+        [(m[5:], revenue[m][key]) for m in labels], text=yuan)}
         for key in ("invoiced_fen", "settled_fen")]
     return render(request, "provider/usage.html", who=who, agreements=deals,
                   entitlements=rights, names=names, labels=labels, kinds=kinds, used=used,

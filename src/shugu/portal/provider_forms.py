@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import date, datetime, time
 from typing import Any, TypeVar
 
@@ -179,19 +180,26 @@ def rules_template(columns: list[dict[str, Any]]) -> dict[str, Any]:
 
 # -- charts ---------------------------------------------------------------------------------
 
-def bar_chart(points: list[tuple[str, int]], width: int = 480, height: int = 160
-              ) -> dict[str, Any]:
+def bar_chart(points: list[tuple[str, int]], width: int = 480, height: int = 160,
+              text: Callable[[int], str] = lambda v: f"{v:,}") -> dict[str, Any]:
     """Geometry of a server-rendered SVG bar chart (the template draws it): one bar per
-    (label, value), scaled to the largest value; integers only, no float in the data."""
+    (label, value), scaled to the largest value; integers only, no float in the data.
+    Each value is written upright above its bar (turned 90°), so wide amounts neither
+    overlap their neighbours nor run off the chart; the top margin is made to fit the
+    longest of them."""
     top = max((v for _, v in points), default=0)
+    texts = [text(v) if v else "" for _, v in points]
     left, bottom, gap = 8, 20, 4
-    inner_h = height - bottom - 14
+    # ~6.5 px per character at the chart's 11 px font, plus a little air.
+    top_margin = max(14, round(6.5 * max((len(t) for t in texts), default=0)) + 8)
+    inner_h = max(height - bottom - top_margin, 20)
+    height = inner_h + bottom + top_margin
     slot = (width - left * 2) / max(len(points), 1)
     bars = []
-    for i, (label, value) in enumerate(points):
+    for i, ((label, value), shown) in enumerate(zip(points, texts, strict=True)):
         h = round(inner_h * value / top) if top else 0
         x = left + i * slot
-        bars.append({"label": label, "value": value, "x": round(x + gap / 2, 1),
+        bars.append({"label": label, "value": value, "text": shown, "x": round(x + gap / 2, 1),
                      "w": round(slot - gap, 1), "y": height - bottom - h, "h": h,
                      "cx": round(x + slot / 2, 1)})
     return {"width": width, "height": height, "base": height - bottom, "bars": bars,

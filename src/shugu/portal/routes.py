@@ -11,15 +11,26 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from shugu.api.deps import ExchangeDep
 from shugu.catalog import products, search
 from shugu.contracts import offers
-from shugu.errors import Forbidden, NotFound, Unauthenticated
+from shugu.errors import Forbidden, NotFound, ShuguError, Unauthenticated
 from shugu.identity import service as identity
+from shugu.identity.principal import ANONYMOUS
 from shugu.portal import account, auditor, consumer, i18n, operator, provider
 from shugu.portal import session as sessions
-from shugu.portal.pages import HERE, render, to_login
+from shugu.portal.pages import (
+    HERE,
+    done,
+    failure,
+    posted,
+    render,
+    signed_in,
+    to_login,
+    validated,
+)
 from shugu.review import sample
 from shugu.review import service as review
-from shugu.rights import certificates
+from shugu.rights import certificates, notices, registrations
 from shugu.rights.models import RIGHTS
+from shugu.rights.schemas import ObjectionIn
 
 STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
 STATIC_NAME = re.compile(r"^[a-z0-9-]+\.(css|js|svg)$")  # no paths, no dotfiles
@@ -102,47 +113,81 @@ async def logout(request: Request, ex: ExchangeDep) -> Response:
     return response
 
 
+def _public(request: Request, who: object, response: Response) -> Response:
+    """A public page seen without a live session: a dead session cookie (expired, revoked,
+    forged) is dropped, as the sign-in redirect does on the other pages."""
+    if who is None and sessions.session_secret(request):
+        response.delete_cookie(sessions.SESSION_COOKIE, path="/")
+    return response
+
+
 @router.get("/")
 def catalog(request: Request, ex: ExchangeDep, q: str = "", category: str = "",
             tag: str = "", page_token: str | None = None) -> Response:
+    """The public catalogue: anyone may browse and search the listed products."""
     who = sessions.principal(ex, request)
-    if who is None:
-        return to_login(request)
     with ex.read() as s:
         page = search.search(s, q=q, provider_org_id=None, category=category or None,
                              tag=tag or None, limit=PAGE_SIZE, page_token=page_token)
         # The provider's own drafts and products under review are not in the public
         # search; list_products shows them to their owner.
         mine = products.list_products(s, who, who.org_id, PAGE_SIZE, None).items \
-            if "provider" in who.org_roles else []
+            if who is not None and "provider" in who.org_roles else []
     mine = [p for p in mine if p.status != "listed"]
-    return render(request, "catalog.html", who=who, page=page, mine=mine, q=q,
-                  category=category, tag=tag)
+    return _public(request, who, render(request, "catalog.html", who=who, page=page,
+                                        mine=mine, q=q, category=category, tag=tag))
 
 
 @router.get("/products/{slug}")
 def product(slug: str, request: Request, ex: ExchangeDep) -> Response:
+    """A product page: public for a listed product (sample rows only for signed-in
+    organisations), 404 for anything the visitor may not see, as in the API."""
     who = sessions.principal(ex, request)
-    if who is None:
-        return to_login(request)
+    viewer = who or ANONYMOUS
     try:
         with ex.read() as s:
-            out = products.product_out(s, products.get_product(s, who, slug))
+            out = products.product_out(s, products.get_product(s, viewer, slug))
             try:
-                listing = review.product_listing(s, who, slug)
+                listing = review.product_listing(s, viewer, slug)
             except NotFound:
                 listing = None
-            offer_list = [offers.to_out(s, o) for o in offers.list_for_product(s, who, slug)]
+            offer_list = [offers.to_out(s, o) for o in offers.list_for_product(s, viewer, slug)]
             certs = [certificates.public_status(s, c)
                      for c in certificates.for_product(s, out.id)]
-            try:
-                preview, withheld = sample.product_sample(
-                    s, who, ex.settings.tables_dir, slug), None
-            except Forbidden as refusal:
-                preview, withheld = None, refusal.code
+            preview, withheld = None, "sign_in"
+            if who is not None:
+                try:
+                    preview, withheld = sample.product_sample(
+                        s, who, ex.settings.tables_dir, slug), None
+                except Forbidden as refusal:
+                    preview, withheld = None, refusal.code
     except NotFound:
         return render(request, "error.html", 404, who=who, title="notfound.title",
                       body="notfound.body")
-    return render(request, "product.html", who=who, product=out, listing=listing,
-                  offers=offer_list, certificates=certs, rights=RIGHTS, sample=preview,
-                  sample_withheld=withheld)
+    return _public(request, who, render(
+        request, "product.html", who=who, product=out, listing=listing, offers=offer_list,
+        certificates=certs, rights=RIGHTS, sample=preview, sample_withheld=withheld))
+
+
+@router.get("/notices")
+def public_notices(request: Request, ex: ExchangeDep, page_token: str | None = None,
+                   ) -> Response:
+    """The public notice (公示), for anyone; a signed-in visitor may file an objection."""
+    who = sessions.principal(ex, request)
+    with ex.read() as s:
+        page = notices.open_notices(s, PAGE_SIZE, page_token)
+    return _public(request, who, render(request, "notices.html", who=who, page=page))
+
+
+@router.post("/notices/{registration_id}/objections")
+async def object_to_notice(registration_id: int, request: Request,
+                           ex: ExchangeDep) -> Response:
+    who = signed_in(ex, request)
+    form = await posted(request, who)
+    try:
+        body = validated(ObjectionIn, {"reason": form.get("reason", "").strip()})
+        with ex.transaction() as s:
+            registrations.file_objection(s, who, registration_id, body.reason)
+    except ShuguError as exc:
+        return failure(request, who, exc)
+    return done("/notices", "objection_filed")

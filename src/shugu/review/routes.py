@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from shugu.api.deps import ExchangeDep, PrincipalDep
+from shugu.api.deps import ExchangeDep, PrincipalDep, ViewerDep
+from shugu.api.limits import Id, Limit, PageToken, SearchText
 from shugu.catalog.schemas import SampleOut
 from shugu.pagination import Page
 from shugu.review import sample, schemas, service
@@ -23,7 +24,9 @@ def submit(slug: str, ex: ExchangeDep, who: PrincipalDep) -> schemas.ListingOut:
 
 
 @router.get("/products/{slug}/listing", response_model=schemas.ListingOut)
-def show(slug: str, ex: ExchangeDep, who: PrincipalDep) -> schemas.ListingOut:
+def show(slug: str, ex: ExchangeDep, who: ViewerDep) -> schemas.ListingOut:
+    """A listed product's quality report is public; the whole review only for the provider
+    and operators."""
     with ex.read() as s:
         return service.product_listing(s, who, slug)
 
@@ -45,15 +48,15 @@ def delist(slug: str, body: schemas.DelistIn, ex: ExchangeDep,
 
 
 @router.get("/listings", response_model=Page[schemas.ListingOut])
-def queue(ex: ExchangeDep, who: PrincipalDep, status: str = "in_review",
-          limit: int | None = None, page_token: str | None = None) -> Page[schemas.ListingOut]:
+def queue(ex: ExchangeDep, who: PrincipalDep, status: SearchText = "in_review",
+          limit: Limit = None, page_token: PageToken = None) -> Page[schemas.ListingOut]:
     """Operators: listings by status (default: those waiting for a decision), oldest first."""
     with ex.read() as s:
         return service.queue(s, who, status, limit, page_token)
 
 
 @router.post("/listings/{listing_id}/approve", response_model=schemas.ListingOut)
-def approve(listing_id: int, body: schemas.ApproveIn, ex: ExchangeDep,
+def approve(listing_id: Id, body: schemas.ApproveIn, ex: ExchangeDep,
             who: PrincipalDep) -> schemas.ListingOut:
     with ex.transaction() as s:
         listing = service.approve(s, who, listing_id, body)
@@ -61,7 +64,7 @@ def approve(listing_id: int, body: schemas.ApproveIn, ex: ExchangeDep,
 
 
 @router.post("/listings/{listing_id}/reject", response_model=schemas.ListingOut)
-def reject(listing_id: int, body: schemas.RejectIn, ex: ExchangeDep,
+def reject(listing_id: Id, body: schemas.RejectIn, ex: ExchangeDep,
            who: PrincipalDep) -> schemas.ListingOut:
     with ex.transaction() as s:
         listing = service.reject(s, who, listing_id, body)

@@ -72,10 +72,12 @@ def product_sample(session: Session, principal: Principal, tables_dir: Path,
                  (rule.body.get("columns", {}) if rule else {}).items()}
         data = DeltaTable(str(tables_dir / table.location), version=version) \
             .to_pyarrow_dataset().head(product.sample_rows)
-        shown = [n for n in data.column_names if roles.get(n) not in HIDDEN_ROLES]
-        columns = [data.column(n).to_pylist() for n in shown]
+        hidden = [roles.get(n) in HIDDEN_ROLES for n in data.column_names]
+        shown = [n for n, h in zip(data.column_names, hidden, strict=True) if not h]
+        # By position, not name: linear in the columns however wide the table.
+        columns = [data.column(i).to_pylist() for i, h in enumerate(hidden) if not h]
         out.tables.append(schemas.TableSampleOut(
             name=table.name, version=version, columns=shown,
-            withheld_columns=[n for n in data.column_names if n not in shown],
+            withheld_columns=[n for n, h in zip(data.column_names, hidden, strict=True) if h],
             rows=[[_text(col[i]) for col in columns] for i in range(data.num_rows)]))
     return out

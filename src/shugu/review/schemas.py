@@ -7,13 +7,15 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from shugu.api.limits import IdRef, Note
+
 
 class Split(BaseModel):
     """Revenue split of a listing in basis points (1/100 of a percent), summing to 10000."""
 
     provider_bp: int = Field(default=9000, ge=0, le=10_000)
     platform_bp: int = Field(default=1000, ge=0, le=10_000)
-    broker_org_id: int | None = None
+    broker_org_id: IdRef | None = None
     broker_bp: int = Field(default=0, ge=0, le=10_000)
 
 
@@ -23,7 +25,7 @@ class ApproveIn(BaseModel):
 
 
 class RejectIn(BaseModel):
-    reasons: list[str] = Field(default_factory=list, max_length=50)
+    reasons: list[Note] = Field(default_factory=list, max_length=50)
     note: str | None = Field(default=None, max_length=2000)
 
 

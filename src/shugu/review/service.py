@@ -145,6 +145,7 @@ def submit(ex: Exchange, principal: Principal, slug: str,
         s.flush()
         _set_status(s, product, "in_review")
         ledger.append(s, actor=principal.actor, action="listing.submitted",
+                      parties=[principal.org_id],
                       subject=_subject(product),
                       payload={"listing_id": listing.id, "product": slug,
                                "table_versions": versions, "risk_grade": grade,
@@ -196,6 +197,7 @@ def approve(session: Session, principal: Principal, listing_id: int,
     listing.broker_org_id, listing.broker_bp = data.split.broker_org_id, data.split.broker_bp
     _set_status(session, product, "listed")
     ledger.append(session, actor=principal.actor, action="listing.approved",
+                  parties=[principal.org_id, product.provider_org_id],
                   subject=_subject(product),
                   payload={"listing_id": listing.id, "product": product.slug,
                            "split": data.split.model_dump(), "note": data.note})
@@ -213,6 +215,7 @@ def reject(session: Session, principal: Principal, listing_id: int,
     listing.reasons, listing.note = reasons, data.note
     _set_status(session, product, "rejected")
     ledger.append(session, actor=principal.actor, action="listing.rejected",
+                  parties=[principal.org_id, product.provider_org_id],
                   subject=_subject(product),
                   payload={"listing_id": listing.id, "product": product.slug,
                            "reasons": reasons, "note": data.note})
@@ -245,6 +248,7 @@ def delist(session: Session, principal: Principal, slug: str, reason: str) -> Pr
         listing.delist_reason = reason.strip()
     _set_status(session, product, "delisted")
     ledger.append(session, actor=principal.actor, action="listing.delisted",
+                  parties=[principal.org_id, product.provider_org_id],
                   subject=_subject(product),
                   payload={"listing_id": listing.id if listing else None, "product": slug,
                            "reason": reason.strip(),

@@ -93,7 +93,7 @@ def end(session: Session, cert: Certificate, *, status: str, actor: str,
     cert.ended_at = utcnow()
     cert.successor_id = successor.id if successor is not None else None
     ledger.append(session, actor=actor, action=f"certificate.{status}",
-                  subject=f"certificate:{cert.number}",
+                  subject=f"certificate:{cert.number}", parties=[cert.holder_org_id],
                   payload={"number": cert.number, "registration_id": registration_id,
                            "successor": successor.number if successor is not None else None})
 

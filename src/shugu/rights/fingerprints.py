@@ -62,6 +62,7 @@ def record(session: Session, principal: Principal, slug: str, number: int,
                "root": result.root, "table_versions": result.table_versions,
                "file_count": len(result.files), "total_bytes": result.total_bytes}
     event = ledger.append(session, actor=principal.actor, action="fingerprint.recorded",
+                          parties=[principal.org_id],
                           subject=f"product:{slug}/revision:{number}", payload=payload)
     row = Fingerprint(product_id=product.id, revision_id=revision.id, algorithm=fp.ALGORITHM,
                       root=result.root, table_versions=result.table_versions,

@@ -40,6 +40,7 @@ def register(session: Session, principal: Principal, number: str,
     session.add(pledge)
     session.flush()
     ledger.append(session, actor=principal.actor, action="pledge.registered",
+                  parties=[principal.org_id],
                   subject=f"certificate:{cert.number}/pledge:{pledge.id}",
                   payload={"id": pledge.id, "certificate": cert.number,
                            "pledgor_org_id": pledge.pledgor_org_id,
@@ -62,6 +63,7 @@ def _end(session: Session, principal: Principal, pledge_id: int, status: str,
     cert = session.get(Certificate, pledge.certificate_id)
     assert cert is not None
     ledger.append(session, actor=principal.actor, action=f"pledge.{status}",
+                  parties=[principal.org_id, pledge.pledgor_org_id, pledge.pledgee_org_id],
                   subject=f"certificate:{cert.number}/pledge:{pledge.id}",
                   payload={"id": pledge.id, "certificate": cert.number, "note": note})
     return pledge

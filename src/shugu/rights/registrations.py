@@ -56,6 +56,7 @@ def expect_state(reg: Registration, allowed: tuple[str, ...], action: str) -> No
 def _event(session: Session, principal: Principal, action: str, reg: Registration,
            **extra: Any) -> None:
     ledger.append(session, actor=principal.actor, action=f"registration.{action}",
+                  parties=[principal.org_id, reg.applicant_org_id, reg.counterparty_org_id],
                   subject=f"registration:{reg.id}",
                   payload={"id": reg.id, "kind": reg.kind, "status": reg.status, **extra})
 
@@ -355,6 +356,7 @@ def file_objection(session: Session, principal: Principal, registration_id: int,
     session.add(objection)
     session.flush()
     ledger.append(session, actor=principal.actor, action="objection.filed",
+                  parties=[principal.org_id, reg.applicant_org_id],
                   subject=f"registration:{reg.id}/objection:{objection.id}",
                   payload={"id": objection.id, "registration_id": reg.id,
                            "org_id": principal.org_id, "reason": reason})
@@ -385,6 +387,7 @@ def resolve_objection(session: Session, principal: Principal, objection_id: int,
     objection.resolution_note = data.note
     objection.resolved_at = utcnow()
     ledger.append(session, actor=principal.actor, action=f"objection.{data.decision}",
+                  parties=[principal.org_id, objection.org_id, reg.applicant_org_id],
                   subject=f"registration:{reg.id}/objection:{objection.id}",
                   payload={"id": objection.id, "registration_id": reg.id, "note": data.note})
     return objection
@@ -451,7 +454,7 @@ def _take_effect(session: Session, principal: Principal, reg: Registration, key:
         session.add(licence)
         session.flush()
         ledger.append(session, actor=actor, action="certificate.licensed",
-                      subject=f"certificate:{old.number}",
+                      subject=f"certificate:{old.number}", parties=[old.holder_org_id],
                       payload={"number": old.number, "licence_id": licence.id,
                                "licensee_org_id": licence.licensee_org_id,
                                "rights": list(reg.rights), "scope": licence.scope,

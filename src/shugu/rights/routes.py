@@ -7,9 +7,12 @@ from fastapi import APIRouter, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse
 
-from shugu.api.deps import ExchangeDep, PrincipalDep
+from shugu.api.deps import ExchangeDep, PrincipalDep, ViewerDep
+from shugu.api.limits import FileName, Id, Limit, Number, PageToken, QueryText
+from shugu.api.openapi import binary
 from shugu.catalog import uploads
 from shugu.catalog.ingest.errors import StorageInconsistent
+from shugu.catalog.permissions import visible_product
 from shugu.errors import NotFound
 from shugu.pagination import Page, check_limit, decode_token, next_token
 from shugu.rights import (
@@ -17,6 +20,7 @@ from shugu.rights import (
     documents,
     fingerprints,
     html,
+    notices,
     pledges,
     registrations,
     schemas,
@@ -32,7 +36,7 @@ router = APIRouter(tags=["rights"])
 
 @router.post("/products/{slug}/revisions/{number}/fingerprint",
              response_model=schemas.FingerprintOut)
-def record_fingerprint(slug: str, number: int, ex: ExchangeDep,
+def record_fingerprint(slug: str, number: Number, ex: ExchangeDep,
                        who: PrincipalDep) -> schemas.FingerprintOut:
     """The provider fingerprints a revision (idempotent: a second call returns the first)."""
     with ex.read() as s:
@@ -50,7 +54,7 @@ def record_fingerprint(slug: str, number: int, ex: ExchangeDep,
 
 @router.get("/products/{slug}/revisions/{number}/fingerprint",
             response_model=schemas.FingerprintOut)
-def get_fingerprint(slug: str, number: int, ex: ExchangeDep,
+def get_fingerprint(slug: str, number: Number, ex: ExchangeDep,
                     who: PrincipalDep) -> schemas.FingerprintOut:
     with ex.read() as s:
         return fingerprints.to_out(s, fingerprints.get(s, slug, number))
@@ -68,8 +72,8 @@ def create_registration(body: schemas.RegistrationIn, ex: ExchangeDep,
 
 @router.get("/registrations", response_model=Page[schemas.RegistrationOut])
 def list_registrations(ex: ExchangeDep, who: PrincipalDep, notices: bool = False,
-                       status: str | None = None, limit: int | None = None,
-                       page_token: str | None = None) -> Page[schemas.RegistrationOut]:
+                       status: QueryText = None, limit: Limit = None,
+                       page_token: PageToken = None) -> Page[schemas.RegistrationOut]:
     """The caller's applications (the operator: all); with notices=true, every registration
     now in public notice (公示), open to objections."""
     limit, offset = check_limit(limit), decode_token(page_token)
@@ -82,14 +86,14 @@ def list_registrations(ex: ExchangeDep, who: PrincipalDep, notices: bool = False
 
 
 @router.get("/registrations/{registration_id}", response_model=schemas.RegistrationOut)
-def get_registration(registration_id: int, ex: ExchangeDep,
+def get_registration(registration_id: Id, ex: ExchangeDep,
                      who: PrincipalDep) -> schemas.RegistrationOut:
     with ex.read() as s:
         return registrations.to_out(s, perm.visible_registration(s, who, registration_id))
 
 
 @router.patch("/registrations/{registration_id}", response_model=schemas.RegistrationOut)
-def update_registration(registration_id: int, body: schemas.RegistrationPatch,
+def update_registration(registration_id: Id, body: schemas.RegistrationPatch,
                         ex: ExchangeDep, who: PrincipalDep) -> schemas.RegistrationOut:
     with ex.transaction() as s:
         return registrations.to_out(s, registrations.update(s, who, registration_id, body))
@@ -100,9 +104,9 @@ def update_registration(registration_id: int, body: schemas.RegistrationPatch,
              openapi_extra={"requestBody": {"required": True, "content": {
                  "application/octet-stream": {"schema": {"type": "string",
                                                          "format": "binary"}}}}})
-async def upload_document(registration_id: int, request: Request, ex: ExchangeDep,
-                          who: PrincipalDep, filename: str,
-                          description: str | None = None) -> schemas.DocumentOut:
+async def upload_document(registration_id: Id, request: Request, ex: ExchangeDep,
+                          who: PrincipalDep, filename: FileName,
+                          description: QueryText = None) -> schemas.DocumentOut:
     """A proof document as the body; stored under the data dir, its SHA-256 recorded."""
     with ex.read() as s:  # refuse before accepting the body from someone else
         reg = perm.applicant_registration(s, who, registration_id)
@@ -127,8 +131,10 @@ async def upload_document(registration_id: int, request: Request, ex: ExchangeDe
     return await run_in_threadpool(_record)
 
 
-@router.get("/registrations/{registration_id}/documents/{document_id}")
-def download_document(registration_id: int, document_id: int, ex: ExchangeDep,
+@router.get("/registrations/{registration_id}/documents/{document_id}",
+            response_class=FileResponse,
+            responses=binary("*/*", "The document, with the content type it was uploaded with"))
+def download_document(registration_id: Id, document_id: Id, ex: ExchangeDep,
                       who: PrincipalDep) -> FileResponse:
     with ex.read() as s:
         reg = perm.private_registration(s, who, registration_id)
@@ -140,21 +146,21 @@ def download_document(registration_id: int, document_id: int, ex: ExchangeDep,
 
 
 @router.post("/registrations/{registration_id}/submit", response_model=schemas.RegistrationOut)
-def submit(registration_id: int, ex: ExchangeDep, who: PrincipalDep) -> schemas.RegistrationOut:
+def submit(registration_id: Id, ex: ExchangeDep, who: PrincipalDep) -> schemas.RegistrationOut:
     with ex.transaction() as s:
         return registrations.to_out(s, registrations.submit(s, who, registration_id))
 
 
 @router.post("/registrations/{registration_id}/withdraw",
              response_model=schemas.RegistrationOut)
-def withdraw(registration_id: int, ex: ExchangeDep,
+def withdraw(registration_id: Id, ex: ExchangeDep,
              who: PrincipalDep) -> schemas.RegistrationOut:
     with ex.transaction() as s:
         return registrations.to_out(s, registrations.withdraw(s, who, registration_id))
 
 
 @router.post("/registrations/{registration_id}/review", response_model=schemas.RegistrationOut)
-def review(registration_id: int, body: schemas.ReviewIn, ex: ExchangeDep,
+def review(registration_id: Id, body: schemas.ReviewIn, ex: ExchangeDep,
            who: PrincipalDep) -> schemas.RegistrationOut:
     """Operator: approve (formal → substantive → public notice), reject or request changes."""
     with ex.transaction() as s:
@@ -163,7 +169,7 @@ def review(registration_id: int, body: schemas.ReviewIn, ex: ExchangeDep,
 
 
 @router.post("/registrations/{registration_id}/issue", response_model=schemas.RegistrationOut)
-def issue(registration_id: int, ex: ExchangeDep, who: PrincipalDep) -> schemas.RegistrationOut:
+def issue(registration_id: Id, ex: ExchangeDep, who: PrincipalDep) -> schemas.RegistrationOut:
     """Operator, after the notice ended with every objection resolved and none upheld."""
     with ex.transaction() as s:
         return registrations.to_out(s, registrations.issue(
@@ -172,7 +178,7 @@ def issue(registration_id: int, ex: ExchangeDep, who: PrincipalDep) -> schemas.R
 
 
 @router.post("/registrations/{registration_id}/refuse", response_model=schemas.RegistrationOut)
-def refuse(registration_id: int, body: schemas.NoteIn, ex: ExchangeDep,
+def refuse(registration_id: Id, body: schemas.NoteIn, ex: ExchangeDep,
            who: PrincipalDep) -> schemas.RegistrationOut:
     with ex.transaction() as s:
         return registrations.to_out(s, registrations.refuse(s, who, registration_id,
@@ -181,7 +187,7 @@ def refuse(registration_id: int, body: schemas.NoteIn, ex: ExchangeDep,
 
 @router.post("/registrations/{registration_id}/objections", response_model=schemas.ObjectionOut,
              status_code=status.HTTP_201_CREATED)
-def file_objection(registration_id: int, body: schemas.ObjectionIn, ex: ExchangeDep,
+def file_objection(registration_id: Id, body: schemas.ObjectionIn, ex: ExchangeDep,
                    who: PrincipalDep) -> schemas.ObjectionOut:
     with ex.transaction() as s:
         return registrations.objection_out(
@@ -190,7 +196,7 @@ def file_objection(registration_id: int, body: schemas.ObjectionIn, ex: Exchange
 
 @router.get("/registrations/{registration_id}/objections",
             response_model=list[schemas.ObjectionOut])
-def list_objections(registration_id: int, ex: ExchangeDep,
+def list_objections(registration_id: Id, ex: ExchangeDep,
                     who: PrincipalDep) -> list[schemas.ObjectionOut]:
     with ex.read() as s:
         reg = perm.visible_registration(s, who, registration_id)
@@ -198,7 +204,7 @@ def list_objections(registration_id: int, ex: ExchangeDep,
 
 
 @router.post("/objections/{objection_id}/resolve", response_model=schemas.ObjectionOut)
-def resolve_objection(objection_id: int, body: schemas.ResolveIn, ex: ExchangeDep,
+def resolve_objection(objection_id: Id, body: schemas.ResolveIn, ex: ExchangeDep,
                       who: PrincipalDep) -> schemas.ObjectionOut:
     with ex.transaction() as s:
         return registrations.objection_out(
@@ -208,8 +214,8 @@ def resolve_objection(objection_id: int, body: schemas.ResolveIn, ex: ExchangeDe
 # -- certificates -------------------------------------------------------------------------
 
 @router.get("/certificates", response_model=Page[schemas.CertificateOut])
-def list_certificates(ex: ExchangeDep, who: PrincipalDep, limit: int | None = None,
-                      page_token: str | None = None) -> Page[schemas.CertificateOut]:
+def list_certificates(ex: ExchangeDep, who: PrincipalDep, limit: Limit = None,
+                      page_token: PageToken = None) -> Page[schemas.CertificateOut]:
     """The caller's organisation's certificates (the operator: all)."""
     limit, offset = check_limit(limit), decode_token(page_token)
     with ex.read() as s:
@@ -248,6 +254,35 @@ def public_certificate_status(number: str, ex: ExchangeDep) -> schemas.PublicSta
         return certificates.public_status(s, perm.find_certificate(s, number))
 
 
+@router.get("/products/{slug}/certificates", response_model=list[schemas.PublicStatus])
+def product_certificates(slug: str, ex: ExchangeDep,
+                         who: ViewerDep) -> list[schemas.PublicStatus]:
+    """The public status of a visible product's certificates, newest first (a listed
+    product's: no token needed)."""
+    with ex.read() as s:
+        product = visible_product(s, who, slug)
+        return [certificates.public_status(s, c) for c in certificates.for_product(s, product.id)]
+
+
+@router.get("/public/notices", response_model=Page[schemas.PublicNotice])
+def public_notices(ex: ExchangeDep, limit: Limit = None,
+                   page_token: PageToken = None) -> Page[schemas.PublicNotice]:
+    """Anyone: registrations in public notice (公示) now, with the objection deadline.
+    Filing an objection (POST /registrations/{id}/objections) needs an account."""
+    with ex.read() as s:
+        return notices.open_notices(s, limit, page_token)
+
+
+@router.get("/public/notices/{registration_id}", response_model=schemas.PublicNotice)
+def public_notice(registration_id: Id, ex: ExchangeDep) -> schemas.PublicNotice:
+    with ex.read() as s:
+        found = notices.open_notice(s, registration_id)
+    if found is None:
+        raise NotFound(f"registration {registration_id} is not in public notice",
+                       code="notice_not_found")
+    return found
+
+
 @router.get("/public/platform-key", response_model=schemas.PlatformKeyOut)
 def public_platform_key(ex: ExchangeDep) -> schemas.PlatformKeyOut:
     """The key certificates are signed with, for offline verification."""
@@ -266,27 +301,27 @@ def register_pledge(number: str, body: schemas.PledgeIn, ex: ExchangeDep,
 
 @router.get("/pledges", response_model=list[schemas.PledgeOut])
 def list_pledges(ex: ExchangeDep, who: PrincipalDep,
-                 certificate: str | None = None) -> list[schemas.PledgeOut]:
+                 certificate: QueryText = None) -> list[schemas.PledgeOut]:
     """Pledges the caller's organisation gave or holds (the operator: all)."""
     with ex.read() as s:
         return [pledges.to_out(s, p) for p in pledges.list_for(s, who, certificate)]
 
 
 @router.get("/pledges/{pledge_id}", response_model=schemas.PledgeOut)
-def get_pledge(pledge_id: int, ex: ExchangeDep, who: PrincipalDep) -> schemas.PledgeOut:
+def get_pledge(pledge_id: Id, ex: ExchangeDep, who: PrincipalDep) -> schemas.PledgeOut:
     with ex.read() as s:
         return pledges.to_out(s, perm.visible_pledge(s, who, pledge_id))
 
 
 @router.post("/pledges/{pledge_id}/release", response_model=schemas.PledgeOut)
-def release_pledge(pledge_id: int, body: schemas.NoteIn, ex: ExchangeDep,
+def release_pledge(pledge_id: Id, body: schemas.NoteIn, ex: ExchangeDep,
                    who: PrincipalDep) -> schemas.PledgeOut:
     with ex.transaction() as s:
         return pledges.to_out(s, pledges.release(s, who, pledge_id, body.note))
 
 
 @router.post("/pledges/{pledge_id}/enforce", response_model=schemas.PledgeOut)
-def enforce_pledge(pledge_id: int, body: schemas.NoteIn, ex: ExchangeDep,
+def enforce_pledge(pledge_id: Id, body: schemas.NoteIn, ex: ExchangeDep,
                    who: PrincipalDep) -> schemas.PledgeOut:
     with ex.transaction() as s:
         return pledges.to_out(s, pledges.enforce(s, who, pledge_id, body.note))

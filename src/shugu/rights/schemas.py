@@ -7,6 +7,9 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
+from shugu.api.limits import NAME_MAX, IdRef, NumberRef
+from shugu.contracts.money import MAX_FEN
+
 Right = Literal["holding", "processing_use", "operation"]
 Kind = Literal["initial", "licence", "transfer", "change", "cancellation"]
 SourceKind = Literal["self_collected", "acquired"]
@@ -34,10 +37,13 @@ class FingerprintOut(BaseModel):
 
 class RegistrationIn(BaseModel):
     kind: Kind = "initial"
-    product: str | None = Field(default=None, description="product slug (initial)")
-    revision: int | None = Field(default=None, description="revision number (initial, change)")
+    product: str | None = Field(default=None, max_length=NAME_MAX,
+                                description="product slug (initial)")
+    revision: NumberRef | None = Field(default=None,
+                                       description="revision number (initial, change)")
     certificate: str | None = Field(
-        default=None, description="certificate number (licence, transfer, change, cancellation)")
+        default=None, max_length=NAME_MAX,
+        description="certificate number (licence, transfer, change, cancellation)")
     data_name: str | None = Field(default=None, max_length=300)
     rights: list[Right] = Field(default_factory=list)
     source_kind: SourceKind | None = None
@@ -45,11 +51,11 @@ class RegistrationIn(BaseModel):
     algorithm_rules: str | None = Field(default=None, max_length=20000)
     scenario: str | None = Field(default=None, max_length=20000)
     update_period: str | None = Field(default=None, max_length=50)
-    counterparty_org_id: int | None = Field(
+    counterparty_org_id: IdRef | None = Field(
         default=None, description="transfer: the new holder; licence: the licensee")
     licence_scope: str | None = Field(default=None, max_length=20000)
     licence_until: AwareDatetime | None = None
-    pledge_id: int | None = Field(
+    pledge_id: IdRef | None = Field(
         default=None, description="transfer by a pledgee: the enforced pledge")
     reason: str | None = Field(default=None, max_length=20000)
 
@@ -58,7 +64,7 @@ class RegistrationPatch(BaseModel):
     """Fields an applicant may change while the application is a draft or sent back."""
 
     data_name: str | None = Field(default=None, max_length=300)
-    revision: int | None = None
+    revision: NumberRef | None = None
     rights: list[Right] | None = None
     source_kind: SourceKind | None = None
     source_description: str | None = Field(default=None, max_length=20000)
@@ -214,6 +220,29 @@ class PublicStatus(BaseModel):
     checked_at: datetime
 
 
+class PublicNotice(BaseModel):
+    """What a public notice (公示) publishes about a registration, to anyone."""
+
+    id: int
+    kind: str
+    data_name: str
+    applicant: str
+    applicant_uscc: str
+    product: str | None = Field(description="the product's slug, when it is listed")
+    product_title: str | None
+    rights: list[RightOut]
+    source_kind: str | None
+    source_description: str | None
+    algorithm_rules: str | None
+    scenario: str | None
+    update_period: str | None
+    fingerprint_root: str | None
+    certificate: str | None = Field(description="the certificate acted on (not initial)")
+    notice_start: datetime
+    objection_deadline: datetime = Field(
+        description="end of the notice: objections are accepted until then")
+
+
 class PlatformKeyOut(BaseModel):
     key_id: str
     public_key: str
@@ -221,8 +250,8 @@ class PlatformKeyOut(BaseModel):
 
 
 class PledgeIn(BaseModel):
-    pledgee_org_id: int
-    amount_fen: int = Field(gt=0, description="secured amount in fen (分)")
+    pledgee_org_id: IdRef
+    amount_fen: int = Field(gt=0, le=MAX_FEN, description="secured amount in fen (分)")
     term_start: AwareDatetime | None = Field(default=None, description="default: now")
     term_end: AwareDatetime
     note: str | None = Field(default=None, max_length=20000)

@@ -53,6 +53,7 @@ def upload(ex: Exchange, principal: Principal, name: str, path: Path, fmt: str) 
             s.add(row)
             s.flush()
             ledger.append(s, actor=principal.actor, action="sandbox.private_table_uploaded",
+                          parties=[principal.org_id],
                           subject=f"sandbox_private_table:{row.id}",
                           payload={"id": row.id, "org_id": principal.org_id, "name": name,
                                    "sha256": digest, "rows": row.rows})
@@ -80,6 +81,7 @@ def delete(ex: Exchange, principal: Principal, name: str) -> None:
         row = find(s, principal, name)
         file = ex.settings.resolved_data_dir() / "sandbox" / str(principal.org_id) / row.file
         ledger.append(s, actor=principal.actor, action="sandbox.private_table_deleted",
+                      parties=[principal.org_id],
                       subject=f"sandbox_private_table:{row.id}",
                       payload={"id": row.id, "org_id": principal.org_id, "name": name,
                                "sha256": row.sha256})

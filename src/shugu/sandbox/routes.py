@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 
 from shugu.api.deps import ExchangeDep, PrincipalDep
+from shugu.api.limits import Id, Limit, PageToken, RulesVersion
 from shugu.catalog import uploads
 from shugu.entitlements import service as entitlements
 from shugu.errors import InvalidInput
@@ -34,7 +35,7 @@ def set_rules(slug: str, table: str, body: schemas.RulesIn, ex: ExchangeDep,
 
 @router.get("/products/{slug}/tables/{table}/analysis-rules", response_model=schemas.RulesOut)
 def get_rules(slug: str, table: str, ex: ExchangeDep, who: PrincipalDep,
-              version: int | None = None) -> schemas.RulesOut:
+              version: RulesVersion = None) -> schemas.RulesOut:
     with ex.read() as s:
         return rules.to_out(*rules.get_rules(s, who, slug, table, version))
 
@@ -71,8 +72,8 @@ def estimate(body: schemas.QueryIn, ex: ExchangeDep, who: PrincipalDep) -> schem
 
 
 @router.get("/sandbox/queries", response_model=Page[schemas.QueryOut])
-def list_queries(ex: ExchangeDep, who: PrincipalDep, limit: int | None = None,
-                 page_token: str | None = None) -> Page[schemas.QueryOut]:
+def list_queries(ex: ExchangeDep, who: PrincipalDep, limit: Limit = None,
+                 page_token: PageToken = None) -> Page[schemas.QueryOut]:
     """Your organisation's queries, newest first (refusals included)."""
     n, offset = check_limit(limit), decode_token(page_token)
     with ex.read() as s:
@@ -82,13 +83,13 @@ def list_queries(ex: ExchangeDep, who: PrincipalDep, limit: int | None = None,
 
 
 @router.get("/sandbox/queries/{query_id}", response_model=schemas.QueryOut)
-def get_query(query_id: int, ex: ExchangeDep, who: PrincipalDep) -> schemas.QueryOut:
+def get_query(query_id: Id, ex: ExchangeDep, who: PrincipalDep) -> schemas.QueryOut:
     with ex.read() as s:
         return _out(service.get(s, who, query_id))
 
 
 @router.get("/sandbox/queries/{query_id}/result", response_model=schemas.QueryResult)
-def get_result(query_id: int, ex: ExchangeDep, who: PrincipalDep) -> schemas.QueryResult:
+def get_result(query_id: Id, ex: ExchangeDep, who: PrincipalDep) -> schemas.QueryResult:
     with ex.read() as s:
         q = service.get(s, who, query_id)
     return _result(ex, q)
@@ -144,7 +145,7 @@ def list_templates(slug: str, ex: ExchangeDep, who: PrincipalDep) -> list[schema
 
 @router.post("/sandbox/templates/{template_id}/run", response_model=schemas.QueryResult,
              status_code=status.HTTP_201_CREATED)
-def run_template(template_id: int, body: schemas.TemplateRunIn, ex: ExchangeDep,
+def run_template(template_id: Id, body: schemas.TemplateRunIn, ex: ExchangeDep,
                  who: PrincipalDep) -> schemas.QueryResult:
     return _result(ex, templates.run_template(ex, who, template_id, body.parameters))
 
@@ -165,7 +166,7 @@ def list_reviews(ex: ExchangeDep, who: PrincipalDep,
 
 
 @router.post("/sandbox/reviews/{review_id}/decision", response_model=schemas.ReviewOut)
-def decide_review(review_id: int, body: schemas.DecisionIn, ex: ExchangeDep,
+def decide_review(review_id: Id, body: schemas.DecisionIn, ex: ExchangeDep,
                   who: PrincipalDep) -> schemas.ReviewOut:
     with ex.transaction() as s:
         return templates.review_out(s, templates.decide(s, who, review_id, body))
@@ -173,13 +174,13 @@ def decide_review(review_id: int, body: schemas.DecisionIn, ex: ExchangeDep,
 
 @router.post("/sandbox/reviews/{review_id}/run", response_model=schemas.QueryResult,
              status_code=status.HTTP_201_CREATED)
-def run_review(review_id: int, ex: ExchangeDep, who: PrincipalDep) -> schemas.QueryResult:
+def run_review(review_id: Id, ex: ExchangeDep, who: PrincipalDep) -> schemas.QueryResult:
     return _result(ex, templates.run_review(ex, who, review_id))
 
 
 @router.get("/entitlements/{entitlement_id}/privacy-budget",
             response_model=schemas.PrivacyBudgetOut)
-def get_privacy_budget(entitlement_id: int, ex: ExchangeDep,
+def get_privacy_budget(entitlement_id: Id, ex: ExchangeDep,
                        who: PrincipalDep) -> schemas.PrivacyBudgetOut:
     """The ε budget of an entitlement, for its consumer and its product's provider."""
     with ex.read() as s:
@@ -189,7 +190,7 @@ def get_privacy_budget(entitlement_id: int, ex: ExchangeDep,
 
 @router.put("/entitlements/{entitlement_id}/privacy-budget",
             response_model=schemas.PrivacyBudgetOut)
-def set_privacy_budget(entitlement_id: int, body: schemas.PrivacyBudgetIn, ex: ExchangeDep,
+def set_privacy_budget(entitlement_id: Id, body: schemas.PrivacyBudgetIn, ex: ExchangeDep,
                        who: PrincipalDep) -> schemas.PrivacyBudgetOut:
     """The provider sets (or raises) the total ε; what was spent stays spent."""
     with ex.transaction() as s:

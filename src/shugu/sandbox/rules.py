@@ -47,6 +47,7 @@ def set_rules(session: Session, principal: Principal, slug: str, table_name: str
     session.add(row)
     session.flush()
     ledger.append(session, actor=principal.actor, action="sandbox.rules_set",
+                  parties=[principal.org_id],
                   subject=f"table:{table.id}",
                   payload={"product": slug, "table": table.name, "version": row.version,
                            "rules": body})

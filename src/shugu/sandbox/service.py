@@ -192,6 +192,7 @@ def record_refusal(ex: Exchange, principal: Principal, sql: str, error: ShuguErr
         s.add(q)
         s.flush()
         ledger.append(s, actor=principal.actor, action="sandbox.query_refused",
+                      parties=[principal.org_id, *(p.provider_org_id for p in products)],
                       subject=f"sandbox_query:{q.id}",
                       payload={"id": q.id, "consumer_org_id": principal.org_id,
                                "products": sorted(p.slug for p in products),
@@ -414,6 +415,8 @@ def _record(ex: Exchange, principal: Principal, sql: str, ctx: Context, gated: G
             if dp_info is not None:
                 payload["epsilon"] = dp_info["epsilon"]
             ledger.append(s, actor=principal.actor, action="sandbox.query",
+                          parties=[principal.org_id,
+                                   *(p.provider_org_id for p in products.values())],
                           subject=f"sandbox_query:{q.id}", payload=payload)
             return q
     except BaseException:

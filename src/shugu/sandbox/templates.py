@@ -49,6 +49,7 @@ def create_template(session: Session, principal: Principal, slug: str,
     session.add(t)
     session.flush()
     ledger.append(session, actor=principal.actor, action="sandbox.template_created",
+                  parties=[principal.org_id],
                   subject=f"sandbox_template:{t.id}",
                   payload={"id": t.id, "product": slug, "name": t.name,
                            "sql_sha256": service.sha256(t.sql), "parameters": t.parameters})
@@ -130,6 +131,7 @@ def submit_review(session: Session, principal: Principal,
     session.add(r)
     session.flush()
     ledger.append(session, actor=principal.actor, action="sandbox.review_submitted",
+                  parties=[principal.org_id, product.provider_org_id],
                   subject=f"sandbox_review:{r.id}",
                   payload={"id": r.id, "product": product.slug, "sql_sha256": r.sql_sha256,
                            "consumer_org_id": principal.org_id})
@@ -158,6 +160,7 @@ def decide(session: Session, principal: Principal, review_id: int,
     r.decision_note = data.note
     r.decided_at = utcnow()
     ledger.append(session, actor=principal.actor, action=f"sandbox.review_{r.status}",
+                  parties=[principal.org_id, r.consumer_org_id],
                   subject=f"sandbox_review:{r.id}",
                   payload={"id": r.id, "sql_sha256": r.sql_sha256, "note": data.note})
     return r

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shugu.errors import ShuguError
+from shugu.errors import ShuguError, refusal_for
 
 log = logging.getLogger("shugu.sharing")
 
@@ -57,6 +57,10 @@ def to_response(exc: Exception) -> JSONResponse:
     if isinstance(exc, StarletteHTTPException):
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
         return protocol_error(exc.status_code, message)
+    refusal = refusal_for(exc)
+    if refusal is not None:
+        log.warning("input refused by the database: %s", exc)
+        return protocol_error(refusal.status, refusal.message, refusal.code)
     log.exception("unhandled error in Delta Sharing", exc_info=exc)
     return JSONResponse({"errorCode": "INTERNAL_ERROR", "message": "an internal error occurred"},
                         status_code=500)

@@ -160,14 +160,38 @@ def evaluate(node: dict[str, Any], f: FileStats) -> tuple[bool, bool]:
     raise Unusable(f"op {op}")
 
 
+# Hints beyond these are not read (filtering is off), so a hostile hint costs nothing: real
+# clients send a few dozen nodes; every file is judged against every node.
+MAX_HINT_CHARS = 100_000
+MAX_HINT_DEPTH = 64
+MAX_HINT_NODES = 2_000
+
+
+def _readable(tree: Any) -> bool:
+    """Within the depth and node limits (walked without recursion)."""
+    stack: list[tuple[Any, int]] = [(tree, 1)]
+    nodes = 0
+    while stack:
+        node, depth = stack.pop()
+        nodes += 1
+        if depth > MAX_HINT_DEPTH or nodes > MAX_HINT_NODES:
+            return False
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+    return True
+
+
 def parse(hint: str | None) -> dict[str, Any] | None:
-    if not hint:
+    """The hint's tree, or None when it cannot be read (the protocol: filtering is off)."""
+    if not hint or len(hint) > MAX_HINT_CHARS:
         return None
     try:
         tree = json.loads(hint)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
-    return tree if isinstance(tree, dict) else None
+    return tree if isinstance(tree, dict) and _readable(tree) else None
 
 
 def select(files: list[FileAction], partition_columns: list[str],
@@ -178,6 +202,6 @@ def select(files: list[FileAction], partition_columns: list[str],
     cols = set(partition_columns)
     try:
         kept = [f for f in files if evaluate(tree, FileStats(f, cols))[0]]
-    except (Unusable, KeyError, TypeError, ValueError):
+    except (Unusable, KeyError, TypeError, ValueError, ArithmeticError, RecursionError):
         return files, False
     return kept, True

@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
+from shugu.api.limits import BIG_MAX, INT32_MAX, LONG_TEXT_MAX, TOKEN_MAX
+from shugu.api.openapi import NDJSONResponse
 from shugu.catalog.models import DataTable
 from shugu.errors import InvalidInput, NotFound, Unauthenticated
 from shugu.identity import service as identity
@@ -29,6 +31,14 @@ VERSION_HEADER = "Delta-Table-Version"
 CAPABILITIES_HEADER = "delta-sharing-capabilities"
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
+
+VERSION_DOC: dict[int | str, dict[str, Any]] = {200: {
+    "description": "The table version, in the Delta-Table-Version header; no body",
+    "content": {},
+    "headers": {VERSION_HEADER: {"schema": {"type": "integer"}}}}}
+NDJSON_DOC: dict[int | str, dict[str, Any]] = {200: {
+    "description": "Newline-delimited JSON lines of the Delta Sharing protocol",
+    "headers": {VERSION_HEADER: {"schema": {"type": "integer"}}}}}
 
 router = APIRouter(prefix=PREFIX, route_class=SharingRoute, tags=["delta-sharing"])
 
@@ -72,8 +82,13 @@ def _principal(request: Request,
 
 
 PrincipalDep = Annotated[Principal, Depends(_principal)]
-MaxResults = Annotated[int | None, Query(alias="maxResults")]
-PageToken = Annotated[str | None, Query(alias="pageToken")]
+MaxResults = Annotated[int | None, Query(alias="maxResults", ge=0, le=INT32_MAX)]
+PageToken = Annotated[str | None, Query(alias="pageToken", max_length=TOKEN_MAX)]
+StartingTimestamp = Annotated[str | None, Query(alias="startingTimestamp", max_length=100)]
+EndingTimestamp = Annotated[str | None, Query(alias="endingTimestamp", max_length=100)]
+StartingVersion = Annotated[int | None, Query(alias="startingVersion", ge=0, le=BIG_MAX)]
+EndingVersion = Annotated[int | None, Query(alias="endingVersion", ge=0, le=BIG_MAX)]
+Version = Annotated[int | None, Field(ge=0, le=BIG_MAX)]
 
 
 def _page(items: list[Any], max_results: int | None, page_token: str | None) -> dict[str, Any]:
@@ -114,7 +129,7 @@ def _delta_format(request: Request) -> bool:
 
 
 def _table_response(text: str, version: int, delta: bool = False) -> Response:
-    return Response(text, media_type=NDJSON, headers={
+    return NDJSONResponse(text, media_type=NDJSON, headers={
         VERSION_HEADER: str(version),
         CAPABILITIES_HEADER: f"responseformat={'delta' if delta else 'parquet'}"})
 
@@ -179,10 +194,9 @@ def _ref(request: Request, who: Principal, share: str, schema: str,
         return shares.resolve_table(s, who, share, schema, table, ex.settings.tables_dir)
 
 
-@router.get(TABLE + "/version")
+@router.get(TABLE + "/version", response_class=Response, responses=VERSION_DOC)
 def table_version(request: Request, share: str, schema: str, table: str, who: PrincipalDep,
-                  starting_timestamp: Annotated[str | None,
-                                                Query(alias="startingTimestamp")] = None,
+                  starting_timestamp: StartingTimestamp = None,
                   ) -> Response:
     ref = _ref(request, who, share, schema, table)
     version = ref.current_version
@@ -192,7 +206,7 @@ def table_version(request: Request, share: str, schema: str, table: str, who: Pr
     return Response(status_code=200, headers={VERSION_HEADER: str(version)})
 
 
-@router.get(TABLE + "/metadata")
+@router.get(TABLE + "/metadata", response_class=NDJSONResponse, responses=NDJSON_DOC)
 def table_metadata(request: Request, share: str, schema: str, table: str,
                    who: PrincipalDep) -> Response:
     ref = _ref(request, who, share, schema, table)
@@ -207,13 +221,14 @@ def table_metadata(request: Request, share: str, schema: str, table: str,
 class QueryIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    predicateHints: list[str] | None = None
+    predicateHints: list[Annotated[str, Field(max_length=LONG_TEXT_MAX)]] | None = None
+    # Longer hints are not read (the protocol lets a server ignore any hint).
     jsonPredicateHints: str | None = None
-    limitHint: int | None = None
-    version: int | None = None
-    timestamp: str | None = None
-    startingVersion: int | None = None
-    endingVersion: int | None = None
+    limitHint: Annotated[int | None, Field(ge=0, le=BIG_MAX)] = None
+    version: Version = None
+    timestamp: str | None = Field(default=None, max_length=100)
+    startingVersion: Version = None
+    endingVersion: Version = None
 
 
 def _signer_for(request: Request, ref: shares.TableRef,
@@ -257,7 +272,7 @@ def _limit(items: list[tuple[FileAction, str, str]],
     return out
 
 
-@router.post(TABLE + "/query")
+@router.post(TABLE + "/query", response_class=NDJSONResponse, responses=NDJSON_DOC)
 def query_table(request: Request, share: str, schema: str, table: str, who: PrincipalDep,
                 body: QueryIn | None = None) -> Response:
     body = body or QueryIn()
@@ -316,15 +331,15 @@ def _truthy(value: str | None) -> bool:
     return value is not None and value.strip().lower() in ("true", "1", "yes")
 
 
-@router.get(TABLE + "/changes")
+@router.get(TABLE + "/changes", response_class=NDJSONResponse, responses=NDJSON_DOC)
 def table_changes(
     request: Request, share: str, schema: str, table: str, who: PrincipalDep,
-    starting_version: Annotated[int | None, Query(alias="startingVersion")] = None,
-    starting_timestamp: Annotated[str | None, Query(alias="startingTimestamp")] = None,
-    ending_version: Annotated[int | None, Query(alias="endingVersion")] = None,
-    ending_timestamp: Annotated[str | None, Query(alias="endingTimestamp")] = None,
-    include_historical_metadata: Annotated[str | None,
-                                           Query(alias="includeHistoricalMetadata")] = None,
+    starting_version: StartingVersion = None,
+    starting_timestamp: StartingTimestamp = None,
+    ending_version: EndingVersion = None,
+    ending_timestamp: EndingTimestamp = None,
+    include_historical_metadata: Annotated[str | None, Query(alias="includeHistoricalMetadata",
+                                                              max_length=10)] = None,
 ) -> Response:
     ex = _exchange(request)
     ref = _ref(request, who, share, schema, table)

@@ -51,6 +51,7 @@ def charge_query(ex: Exchange, principal: Principal, ref: TableRef, *, operation
         if rows:
             metering.record(s, e, ROWS_KIND, rows, {"table": ref.name, "version": version})
         ledger.append(s, actor=principal.actor, action=QUERY_KIND,
+                      parties=[principal.org_id],
                       subject=f"product:{ref.slug}/table:{ref.name}", payload=payload)
         return e.id
 

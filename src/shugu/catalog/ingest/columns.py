@@ -25,13 +25,15 @@ _BAD_NAME_CHARS = re.compile(r"[ ,;{}()\n\t=]")
 def clean_names(names: list[str]) -> tuple[list[str], dict[str, str]]:
     """Delta-safe column names and {original: new} for the ones that changed."""
     cleaned: list[str] = []
+    seen: set[str] = set()  # a set, not the list: wide files have thousands of columns
     renamed: dict[str, str] = {}
     for i, name in enumerate(names):
         new = _BAD_NAME_CHARS.sub("_", name.strip()) or f"column_{i + 1}"
         if new != name:
             renamed[name] = new
-        if new in cleaned:
+        if new in seen:
             raise errors.duplicate_column(new)
+        seen.add(new)
         cleaned.append(new)
     return cleaned, renamed
 

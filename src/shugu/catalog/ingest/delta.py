@@ -59,6 +59,34 @@ def locked(table_dir: Path) -> Iterator[None]:
         os.close(fd)
 
 
+@contextlib.contextmanager
+def locked_if_free(table_dir: Path) -> Iterator[bool]:
+    """The table's lock if no one holds it (yields True), else yields False at once."""
+    try:
+        fd = os.open(_sidecar(table_dir, "lock"), os.O_RDWR)
+    except FileNotFoundError:
+        yield False
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def pending_tables(tables_dir: Path) -> list[Path]:
+    """Table directories whose last write did not finish (a crash left its mark)."""
+    marks = tables_dir.glob("*/.*.pending") if tables_dir.is_dir() else []
+    return sorted(m.parent / m.name[1:-len(".pending")] for m in marks)
+
+
 def mark_pending(table_dir: Path) -> None:
     """Note that a write is under way; a crash leaves the mark for the next writer to see."""
     _sidecar(table_dir, "pending").touch()

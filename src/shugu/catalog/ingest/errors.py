@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shugu.errors import Conflict, InvalidInput, ShuguError
+from shugu.errors import Conflict, InvalidInput, ShuguError, Unprocessable
 
 
 class UnsupportedFormat(ShuguError):
@@ -31,16 +31,34 @@ def encoding_error(message: str, **details: Any) -> InvalidInput:
     return InvalidInput(message, code="encoding_error", **details)
 
 
-def ragged_rows(line: int | None, expected: int, actual: int, text: str) -> InvalidInput:
+# The file is readable text but its CSV structure is wrong: 422, with the line where known.
+
+def ragged_rows(line: int | None, expected: int, actual: int, text: str) -> Unprocessable:
     where = f"line {line}" if line is not None else "a row"
-    return InvalidInput(
+    return Unprocessable(
         f"{where} has {actual} fields where the header has {expected}: {text[:200]!r}",
         code="ragged_rows", line=line, expected_fields=expected, actual_fields=actual,
     )
 
 
-def csv_parse_error(message: str, **details: Any) -> InvalidInput:
-    return InvalidInput(message, code="csv_parse_error", **details)
+def csv_parse_error(message: str, **details: Any) -> Unprocessable:
+    return Unprocessable(message, code="csv_parse_error", **details)
+
+
+def malformed_quote(line: int, problem: str) -> Unprocessable:
+    return Unprocessable(f"line {line}: {problem}; a quoted field must end with a quote "
+                         "followed by the delimiter or the end of the line",
+                         code="malformed_quote", line=line)
+
+
+def invalid_option(code: str, message: str, **details: Any) -> Unprocessable:
+    return Unprocessable(message, code=code, **details)
+
+
+def too_many_columns(count: int | str, limit: int) -> Unprocessable:
+    return Unprocessable(f"the file has {count} columns; this exchange takes at most {limit} "
+                         "per table (SHUGU_MAX_COLUMNS)", code="too_many_columns",
+                         limit=limit)
 
 
 def corrupt_file(message: str, **details: Any) -> InvalidInput:
@@ -55,6 +73,7 @@ def schema_conflict(column: str, existing: str, incoming: str, why: str = "") ->
 
 
 def value_conflict(column: str, existing: str, value: str) -> Conflict:
+    value = value if len(value) <= 200 else value[:200] + "…"  # a field may be megabytes
     return Conflict(f"column {column!r} is {existing} in the table but the file has "
                     f"the value {value!r} there", code="schema_conflict", column=column,
                     existing_type=existing, value=value)

@@ -7,6 +7,7 @@ column in its planned type, and `digest()` gives the SHA-256 and size of what wa
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -59,19 +60,26 @@ class Source:
         pass
 
 
-def open_source(path: Path, options: IngestOptions, progress: Progress | None) -> Source:
+def open_source(path: Path, options: IngestOptions, progress: Progress | None,
+                max_columns: int) -> Source:
     with open(path, "rb") as fh:
         head = fh.read(HEAD_BYTES)
     if not head.strip():
         raise errors.empty_file("the file is empty")
     kind: Format = detect_format(head, options.format)
+    source: Source
     if kind == "parquet":
-        return ParquetSource(path, progress)
-    if kind == "arrow_file":
-        return ArrowFileSource(path, progress)
-    if kind == "arrow_stream":
-        return ArrowStreamSource(path, progress)
-    return CsvSource(path, head, options, progress)
+        source = ParquetSource(path, progress)
+    elif kind == "arrow_file":
+        source = ArrowFileSource(path, progress)
+    elif kind == "arrow_stream":
+        source = ArrowStreamSource(path, progress)
+    else:
+        return CsvSource(path, head, options, progress, max_columns)
+    if len(source.names) > max_columns:
+        source.close()
+        raise errors.too_many_columns(len(source.names), max_columns)
+    return source
 
 
 # ---------------------------------------------------------------------------------- CSV
@@ -85,19 +93,25 @@ class CsvSource(Source):
     parsed_as_table_types = True
 
     def __init__(self, path: Path, head: bytes, options: IngestOptions,
-                 progress: Progress | None) -> None:
+                 progress: Progress | None, max_columns: int) -> None:
         self.path = path
         self.progress = progress
+        self.null_values = options.nulls()
         self.encoding = detect_encoding(head, options.encoding)
         text = head.decode(self.encoding, errors="ignore")
         if not text.strip():
             raise errors.empty_file("the file is empty")
         self.dialect: Dialect = detect_dialect(text, options)
+        # Before pyarrow infers types for each of them: that is what takes time.
+        if self.dialect.columns > max_columns:
+            raise errors.too_many_columns(self.dialect.columns, max_columns)
         self.bad_row: Any = None
         self.stream: SourceStream | None = None
         self.column_names = (None if self.dialect.header else
                              [f"column_{i + 1}" for i in range(self.dialect.columns)])
         schema = self._peek()
+        if len(schema) > max_columns:
+            raise errors.too_many_columns(len(schema), max_columns)
         self.names = list(schema.names)
         self.types = list(schema.types)
 
@@ -114,8 +128,11 @@ class CsvSource(Source):
         parse = pacsv.ParseOptions(delimiter=d.delimiter, quote_char=d.quotechar,
                                    newlines_in_values=d.newlines_in_values,
                                    invalid_row_handler=self._on_invalid_row)
-        # The stream has already checked the UTF-8, so pyarrow need not do it again.
-        convert = pacsv.ConvertOptions(column_types=types, check_utf8=False)
+        # The stream has already checked the UTF-8, so pyarrow need not do it again. An
+        # empty cell (quoted or not) or a declared marker is null in every type, text too.
+        convert = pacsv.ConvertOptions(column_types=types, check_utf8=False,
+                                       null_values=self.null_values, strings_can_be_null=True,
+                                       quoted_strings_can_be_null=True)
         return pacsv.open_csv(stream, read_options=read, parse_options=parse,
                               convert_options=convert)
 
@@ -137,15 +154,23 @@ class CsvSource(Source):
                                             progress=self.progress)
         try:
             reader = self._open(stream, CSV_BLOCK, types)
+            rows = 0
             while True:
                 try:
                     batch = reader.read_next_batch()
                 except StopIteration:
                     break
+                rows += batch.num_rows
                 yield batch
         except (pa.ArrowException, OSError) as exc:
             raise self._translate(exc, stream, plan) from None
         stream.drain()
+        # A quote left open swallows the lines after it into one value, and pyarrow takes
+        # that silently. One row per line means no value spans lines, so nothing was
+        # swallowed; otherwise (values with line breaks, blank lines) the file gets a
+        # strict second read that names the line of a bad quote.
+        if stream.lines() != rows + (1 if self.dialect.header else 0):
+            self._check_quoting()
 
     def _translate(self, exc: BaseException, stream: SourceStream,
                    plan: Plan | None) -> BaseException:
@@ -153,12 +178,16 @@ class CsvSource(Source):
             return stream.failure
         if self.bad_row is not None:
             row = self.bad_row
-            return errors.ragged_rows(self._find_line(row.text), row.expected_columns,
-                                      row.actual_columns, row.text)
+            line = None if "\n" in row.text or "\r" in row.text else self._find_line(row.text)
+            if line is None:  # a row spanning lines: an open quote, or say where it starts
+                line = self._check_quoting(row.expected_columns)
+            return errors.ragged_rows(line, row.expected_columns, row.actual_columns, row.text)
         message = str(exc)
         found = _CONVERSION.search(message)
+        if found and ("\n" in found.group(3) or "\r" in found.group(3)):
+            self._check_quoting()  # a value spanning lines: most likely an open quote
         if found:
-            index, value = int(found.group(1)), found.group(3)
+            index, value = int(found.group(1)), found.group(3)[:200]
             column = self.names[index]
             if plan is not None and index in plan.table_typed:
                 name = plan.renamed.get(column, column)
@@ -171,6 +200,29 @@ class CsvSource(Source):
             return errors.csv_parse_error(f"a column of this table cannot be read from CSV: "
                                           f"{message}")
         return errors.csv_parse_error(f"the CSV cannot be parsed: {message.splitlines()[0]}")
+
+    def _check_quoting(self, fields: int | None = None) -> int | None:
+        """Read the file with Python's strict CSV parser; a quote problem is a 422 naming
+        its line (error path and files with multi-line values only: it is slower). With
+        `fields`: the line where the first row of another width starts, if any."""
+        d = self.dialect
+        csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))  # 1 MB fields are fine
+        with open(self.path, encoding=self.encoding, newline="", errors="replace") as fh:
+            reader = csv.reader(fh, delimiter=d.delimiter, quotechar=d.quotechar,
+                                strict=True)
+            start = 1
+            try:
+                for row in reader:
+                    if fields is not None and row and len(row) != fields:
+                        return start
+                    start = reader.line_num + 1
+            except csv.Error as exc:
+                if "unexpected end of data" in str(exc):
+                    raise errors.malformed_quote(
+                        start, "a quoted field opened on this line is never closed") from None
+                raise errors.malformed_quote(
+                    reader.line_num, f"text follows a closing quote ({exc})") from None
+        return None
 
     def _find_line(self, text: str) -> int | None:
         """Line number of a row pyarrow rejected (error path only: rereads the file)."""

@@ -10,6 +10,7 @@ short write transaction. Until that transaction commits, nothing of the new data
 from __future__ import annotations
 
 import itertools
+import logging
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,6 +30,8 @@ from shugu.identity.principal import Principal
 from shugu.ledger import service as ledger
 from shugu.runtime import Exchange
 
+log = logging.getLogger("shugu.ingest")
+
 
 def ingest_file(
     ex: Exchange, principal: Principal, slug: str, table: str, path: Path, *,
@@ -39,6 +42,8 @@ def ingest_file(
     if mode not in ("append", "overwrite"):
         raise InvalidInput(f"mode must be append or overwrite, not {mode!r}",
                                   code="invalid_mode")
+    options = options.checked()
+    max_columns = ex.settings.max_columns
     with ex.read() as s:
         row = owned_table(s, principal, slug, table)
         table_id = row.id
@@ -50,10 +55,12 @@ def ingest_file(
             partition_by = list(row.partition_by or [])
         delta.reconcile(table_dir, recorded)
         existing = delta.arrow_schema(table_dir) if recorded is not None else None
-        source = open_source(path, options, progress)
+        source = open_source(path, options, progress, max_columns)
         try:
             plan = columns.plan(source.names, source.types, existing, partition_by,
                                 parsed_as_table_types=source.parsed_as_table_types)
+            if len(plan.target) > max_columns:  # the table's columns and the new ones
+                raise errors.too_many_columns(len(plan.target), max_columns)
             version, schema, rows = _write(table_dir, source, plan, mode=mode,
                                            recorded=recorded, partition_by=partition_by,
                                            table=table)
@@ -68,6 +75,30 @@ def ingest_file(
                       row_count=rows if mode == "overwrite" else row_count + rows)
         delta.clear_pending(table_dir)
         return out
+
+
+def recover(ex: Exchange) -> list[str]:
+    """At start: cut every table a killed ingest left unfinished back to its recorded
+    version (the same repair the next ingest would make), so no partial version or orphaned
+    file waits on disk. Tables another process is writing right now are left alone."""
+    repaired: list[str] = []
+    for table_dir in delta.pending_tables(ex.settings.tables_dir):
+        location = table_dir.relative_to(ex.settings.tables_dir).as_posix()
+        try:
+            with delta.locked_if_free(table_dir) as free:
+                if not free:
+                    continue
+                with ex.read() as s:
+                    row = s.scalars(select(DataTable)
+                                    .where(DataTable.location == location)).first()
+                    recorded = None if row is None else row.current_version
+                delta.reconcile(table_dir, recorded)
+                repaired.append(location)
+        except Exception:
+            # One damaged table must not keep the exchange from starting; its next ingest
+            # meets the same problem and reports it.
+            log.exception("could not repair table %s after an interrupted ingest", location)
+    return repaired
 
 
 class _Feed:
@@ -141,6 +172,7 @@ def _record(
         s.add(ingest)
         s.flush()
         ledger.append(s, actor=principal.actor, action="table.ingested",
+                      parties=[principal.org_id],
                       subject=f"product:{slug}/table:{table}",
                       payload={"product": slug, "table": table, "version": version,
                                "mode": mode, "rows": rows, "sha256": sha256, "bytes": size,

@@ -57,9 +57,16 @@ def detect_format(head: bytes, declared: str) -> Format:
 
 def normalise_encoding(name: str) -> str:
     try:
-        return codecs.lookup(name).name
-    except LookupError:
-        raise errors.encoding_error(f"unknown encoding {name!r}") from None
+        info = codecs.lookup(name)
+    except (LookupError, ValueError):
+        raise errors.encoding_error(f"unknown encoding {name[:40]!r}") from None
+    if not getattr(info, "_is_text_encoding", True):  # base64, zlib, rot13: not text
+        raise errors.encoding_error(f"{name[:40]!r} is not a text encoding")
+    try:  # some codecs exist only to fail ("undefined")
+        codecs.getincrementaldecoder(info.name)().decode(b"a,b\n", final=False)
+    except (UnicodeError, LookupError, TypeError, ValueError):
+        raise errors.encoding_error(f"{name[:40]!r} cannot decode text") from None
+    return info.name
 
 
 def _decodes(head: bytes, encoding: str) -> UnicodeDecodeError | None:
@@ -174,9 +181,7 @@ def detect_dialect(text: str, options: IngestOptions) -> Dialect:
         cut = sample.rfind("\n")
         sample = sample[: cut + 1] if cut > 0 else sample
     if options.delimiter is not None:
-        delimiter = "\t" if options.delimiter in ("\\t", "tab") else options.delimiter
-        if len(delimiter) != 1 or delimiter in "\r\n\"":
-            raise errors.csv_parse_error(f"delimiter must be one character, not {delimiter!r}")
+        delimiter = options.checked().delimiter or ","
         quotechar = '"'
     else:
         delimiter, quotechar = _delimiter(sample)

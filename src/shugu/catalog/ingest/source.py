@@ -56,6 +56,9 @@ class SourceStream:
         self._transcode = False
         self._skip_bom = False
         self._pending = b""
+        self.newlines = 0  # b"\n" in the text handed out (memchr-fast, unlike parsing)
+        self._trailing = 0  # of those, the ones in the run of line ends the text ends with
+        self._body = False  # any other character yet?
         if encoding is not None:
             self._skip_bom = encoding == "utf-8-sig"
             base = "utf-8" if self._skip_bom else encoding
@@ -109,6 +112,9 @@ class SourceStream:
             raise errors.encoding_error(
                 f"the file is not valid {name} at byte {offset} (line {line}){hint}",
                 encoding=self._encoding, offset=offset, line=line) from None
+        except UnicodeError as exc:  # codecs that fail without a position
+            raise errors.encoding_error(f"the file cannot be read as {self._encoding}: {exc}",
+                                        encoding=self._encoding) from None
         data = text.encode("utf-8") if self._transcode else raw
         if self._skip_bom and start == 0:
             data = data.removeprefix(codecs.BOM_UTF8)
@@ -116,7 +122,23 @@ class SourceStream:
             offset = start + data.index(b"\x00")
             raise errors.not_csv(f"the file holds binary data (a NUL byte near byte {offset}), "
                                  "not CSV text", offset=offset)
+        if data:
+            count = data.count(b"\n")
+            self.newlines += count
+            # Where the text's final run of line ends starts; only the end is copied.
+            end = data[-4096:].rstrip(b"\r\n")
+            body = len(data) - min(len(data), 4096) + len(end) if end else len(
+                data.rstrip(b"\r\n"))
+            if body:
+                self._body = True
+                self._trailing = data.count(b"\n", body)
+            else:
+                self._trailing += count
         return data
+
+    def lines(self) -> int:
+        """Lines of the text read so far, not counting blank lines at its end."""
+        return self.newlines - self._trailing + (1 if self._body else 0)
 
     def drain(self) -> None:
         """Hash whatever the parser did not need to read (nothing, for a well-formed file)."""

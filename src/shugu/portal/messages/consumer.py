@@ -235,7 +235,7 @@ _TABLE: list[tuple[str, str, str]] = [
      "aggregate queries only; name tables as product.table"),
     ("cons.sb.run", "运行查询", "Run the query"),
     ("cons.sb.tables", "可用数据表与分析规则", "Tables you may use and their analysis rules"),
-    ("cons.sb.mode.aggregate", "聚合查询", "aggregate"),
+    ("cons.sb.mode.aggregate", "受限聚合（精确）", "restricted aggregation (exact)"),
     ("cons.sb.mode.dp", "差分隐私", "differential privacy"),
     ("cons.sb.mode.templates", "仅限模板", "templates only"),
     ("cons.sb.per_query", "每次查询", "query"),
@@ -250,9 +250,14 @@ _TABLE: list[tuple[str, str, str]] = [
     ("cons.sb.unusable", "不可使用", "not usable"),
     ("cons.sb.joins", "允许关联", "Joins allowed"),
     ("cons.sb.roles_help",
-     "身份列和不可输出列不能出现在结果中；每个结果分组须至少包含 k 个不同身份，否则被隐藏。",
-     "Identity and never-output columns may not appear in results; every output group needs "
-     "at least k distinct identities or it is suppressed."),
+     "身份列和不可输出列不能出现在结果中。差分隐私表：每个主体至多计入 L 行，结果加噪，"
+     "主体过少的分组随机不显示。受限聚合表：只使用全部维度组合后至少有 k 个主体的单元格，"
+     "单表查询，过滤和分组只用维度列。",
+     "Identity and never-output columns may not appear in results. Differentially private "
+     "tables: each identity counts at most L rows, answers are noisy and groups with few "
+     "identities are hidden at random. Restricted aggregation tables: only cells (all "
+     "dimensions combined) with at least k identities are used; one table, filters and "
+     "groups on dimensions only."),
     ("cons.sb.templates", "提供方的查询模板", "The provider's query templates"),
     ("cons.sb.run_template", "运行模板", "Run the template"),
     ("cons.sb.ptype.string", "文本", "text"),

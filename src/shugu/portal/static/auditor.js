@@ -1,10 +1,13 @@
 // In-page verification of a ledger event's inclusion proof (the auditor's event page).
 //
 // Recomputes, with WebCrypto and nothing from the server taken on trust:
-//   1. the payload hash: SHA-256 of the payload's canonical JSON text;
+//   1. the commitment: SHA-256 of the canonical JSON {"actor","payload","salt","subject"}
+//      of the opening (payload as its canonical text) — shugu.ledger.events.commitment;
+//      for version-1 events, the payload hash: SHA-256 of the payload's canonical text;
 //   2. the RFC 6962 leaf hash: SHA-256(0x00 || leaf data), the leaf data being the canonical
-//      JSON {"action","actor","payload_sha256","seq","subject","ts"} (sorted keys, no spaces,
-//      UTF-8) — shugu.ledger.events.leaf_data;
+//      JSON {"action","commitment","seq","subject" (public),"ts"} (sorted keys, no spaces,
+//      UTF-8) — shugu.ledger.events.leaf_data_v2; for version 1
+//      {"action","actor","payload_sha256","seq","subject","ts"} — leaf_data;
 //   3. the root from the audit path (RFC 9162 §2.1.3.2, interior nodes SHA-256(0x01||l||r)),
 //      compared with the signed tree head's root — shugu.ledger.proofs.verify_inclusion;
 //   4. the Ed25519 signature of the tree head over
@@ -61,9 +64,19 @@
   function leafData(e) {
     var s = JSON.stringify;
     if (!Number.isSafeInteger(e.seq)) throw new Error("seq is not an integer");
-    return enc.encode('{"action":' + s(e.action) + ',"actor":' + s(e.actor) +
-      ',"payload_sha256":' + s(e.payload_sha256) + ',"seq":' + String(e.seq) +
-      ',"subject":' + s(e.subject) + ',"ts":' + s(e.ts) + "}");
+    if (e.commitment) {
+      return enc.encode('{"action":' + s(e.action) + ',"commitment":' + s(e.commitment) +
+        ',"seq":' + String(e.seq) + ',"subject":' + s(e.subject) + ',"ts":' + s(e.ts) + "}");
+    }
+    var o = e.opening;
+    return enc.encode('{"action":' + s(e.action) + ',"actor":' + s(o.actor) +
+      ',"payload_sha256":' + s(o.payload_sha256) + ',"seq":' + String(e.seq) +
+      ',"subject":' + s(o.subject) + ',"ts":' + s(e.ts) + "}");
+  }
+  function commitmentData(o) {
+    var s = JSON.stringify;
+    return enc.encode('{"actor":' + s(o.actor) + ',"payload":' + s(o.payload_json) +
+      ',"salt":' + s(o.salt) + ',"subject":' + s(o.subject) + "}");
   }
 
   // RFC 9162 §2.1.3.2, as shugu.ledger.proofs.verify_inclusion (plain arithmetic, no 32-bit
@@ -105,8 +118,13 @@
   // Every check as {ok: true | false | null (cannot be checked here), detail}.
   async function check(event, proof, sth) {
     var out = {};
-    var payloadHash = hex(await sha256(enc.encode(event.payload_json)));
-    out.payload = { ok: payloadHash === event.payload_sha256, detail: payloadHash };
+    if (event.commitment) {
+      var commit = hex(await sha256(commitmentData(event.opening)));
+      out.payload = { ok: commit === event.commitment, detail: commit };
+    } else {
+      var payloadHash = hex(await sha256(enc.encode(event.opening.payload_json)));
+      out.payload = { ok: payloadHash === event.opening.payload_sha256, detail: payloadHash };
+    }
     var leaf = await leafHash(leafData(event));
     out.leaf = { ok: hex(leaf) === proof.leaf_hash && hex(leaf) === data.leaf_hash,
                  detail: hex(leaf) };

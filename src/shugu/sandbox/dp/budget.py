@@ -90,6 +90,12 @@ def _roll(session: Session, entitlement_id: int, now: datetime | None = None) ->
                       subject=f"entitlement:{entitlement_id}", payload=_payload(budget))
 
 
+def _parties(session: Session, entitlement_id: int) -> list[int]:
+    """The entitlement's consumer: the ledger shows the budget's events to it."""
+    e = session.get(Entitlement, entitlement_id)
+    return [e.consumer_org_id] if e is not None else []
+
+
 def _remaining_micro(b: PrivacyBudget) -> int:
     return max(0, b.total_micro_epsilon - _spent(b))
 
@@ -128,7 +134,8 @@ def set_budget(session: Session, entitlement_id: int, epsilon_total: float | Dec
     assert budget is not None
     session.refresh(budget)
     ledger.append(session, actor=actor, action="privacy_budget.set",
-                  subject=f"entitlement:{entitlement_id}", payload=_payload(budget))
+                  subject=f"entitlement:{entitlement_id}", payload=_payload(budget),
+                  parties=_parties(session, entitlement_id))
     return budget
 
 
@@ -175,6 +182,7 @@ def spend(session: Session, entitlement_id: int, epsilon: float | Decimal, *,
     left = to_epsilon(total - spent)
     ledger.append(session, actor=actor, action="privacy_budget.spent",
                   subject=f"entitlement:{entitlement_id}",
+                  parties=_parties(session, entitlement_id),
                   payload={"entitlement_id": entitlement_id, "epsilon": to_epsilon(amount),
                            "spent_epsilon": to_epsilon(spent), "remaining_epsilon": left,
                            "purpose": purpose})
