@@ -75,6 +75,9 @@ def start(data_dir: Path, database_url: str | None = None) -> Bench:
         except httpx.TransportError:
             pass
         if time.monotonic() > deadline or process.poll() is not None:
+            process.kill()  # never leave a late starter running on a deleted data dir
+            process.wait(timeout=20)
+            ex.close()
             raise RuntimeError("the benchmark server did not start")
         time.sleep(0.1)
     assert ex.first_start is not None, "use a fresh data dir"
