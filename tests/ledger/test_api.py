@@ -151,7 +151,7 @@ def test_openings_refusals_and_garbage(server: LiveServer, operator: Client) -> 
         err = api_error(lambda bad=bad: operator.openings(tree_size=bad))  # type: ignore[misc]
         assert err.status == 422, err
     err = api_error(lambda: operator.openings(limit=0))
-    assert (err.status, err.code) == (400, "invalid_limit")
+    assert (err.status, err.code) == (422, "invalid_request")  # the declared range
     # A bundle against the current head verifies; nonsense is a verdict, never a 5xx.
     bundle = operator.openings(limit=2)
     assert len(bundle["items"]) == 2 and bundle["next_page_token"]
@@ -163,8 +163,11 @@ def test_openings_refusals_and_garbage(server: LiveServer, operator: Client) -> 
     for garbage in ({}, {"format": "shugu-ledger-openings/1"},
                     {**bundle, "tree_head": []}, {**bundle, "items": [1, "x", None]},
                     {**bundle, "items": [{"event": {"seq": True}, "opening": {},
-                                          "audit_path": "zz"}]},
-                    {**bundle, "tree_head": {**bundle["tree_head"], "size": 10**40}}):
+                                          "audit_path": "zz"}]}):
         verdict = anonymous.verify_openings(garbage)
         assert not verdict.ok and verdict.checks
+    # An integer no field can hold is refused by the request guard before any check.
+    err = api_error(lambda: anonymous.verify_openings(
+        {**bundle, "tree_head": {**bundle["tree_head"], "size": 10**40}}))
+    assert (err.status, err.code) == (422, "value_out_of_range")
     anonymous.close()

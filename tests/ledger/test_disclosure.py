@@ -274,4 +274,6 @@ def test_public_subject_rule() -> None:
     assert public_subject("product:power-use/revision:3") == "product:~/revision:3"
     assert public_subject("table:17") == "table:17"
     assert public_subject("offer:12") == "offer:12"
-    assert public_subject("invoice:INV-2026-0001") == "invoice:INV-2026-0001"
+    assert public_subject("invoice:SG-INV-2026-000001") == "invoice:~"
+    assert public_subject("voucher:SG-VCH-2026-000001") == "voucher:~"
+    assert public_subject("certificate:SG-DIP-2026-000001") == "certificate:SG-DIP-2026-000001"

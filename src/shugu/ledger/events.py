@@ -31,11 +31,13 @@ from shugu.jsoncanon import canonical_bytes
 # Version tag that opens every signed tree head message; bump it if the message changes.
 STH_VERSION = "shugu-sth/1"
 
-# Subject segments whose value is a name chosen by a participant (a product's slug, a
-# table's name): the name of a draft product tells of its existence, so the public form
-# shows the kind only ("product:~"). Numeric ids and serial numbers the exchange issues
-# (offer:12, invoice:INV-...) reveal no more than that something of that kind exists.
-BLINDED_KINDS = frozenset({"product", "table"})
+# Subject segments whose value names something a stranger may not know of: a product's
+# slug or a table's name (a draft product's name tells of its existence), and the serial
+# numbers of invoices, settlements and vouchers (the REST API hides those trades from
+# strangers). The public form shows the kind only ("product:~"); parties see the whole
+# subject in the opening. Numeric ids (offer:12) reveal no more than that something of that
+# kind exists.
+BLINDED_KINDS = frozenset({"product", "table", "invoice", "settlement", "voucher"})
 BLIND = "~"
 _NUMERIC = re.compile(r"[0-9]+")
 
