@@ -21,16 +21,9 @@ from typing import Any
 
 from shugu.jsoncanon import canonical_bytes
 from shugu.ledger.events import sth_message
-from shugu.ledger.openings import OpeningMismatch, opened_leaf
+from shugu.ledger.openings import Check, OpeningMismatch, opened_leaf
 from shugu.ledger.proofs import verify_inclusion
 from shugu.platform_key import verify_signature
-
-
-@dataclass
-class Check:
-    name: str
-    ok: bool
-    detail: str
 
 
 @dataclass
