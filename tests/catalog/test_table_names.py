@@ -42,7 +42,9 @@ def test_bad_names_are_422_and_nothing_is_created(provider: Client, slug: str,
         with pytest.raises(ShuguAPIError) as info:
             provider.create_table(slug, name)
         assert info.value.status == 422, name
-        assert info.value.code == "invalid_request", name
+        # A NUL anywhere in a request is refused by the request guard first.
+        assert info.value.code == ("invalid_characters" if "\x00" in name
+                                   else "invalid_request"), name
     with exchange.read() as s:
         assert list(s.scalars(select(DataTable.name))) == ["kept"]
     # The table made before is intact and still takes data.

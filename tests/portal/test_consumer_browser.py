@@ -12,7 +12,7 @@ from shugu.billing import voucher_check
 from shugu.client import Client
 from shugu.db import utcnow
 from tests.portal.conftest import Browsing, Signup
-from tests.portal.test_consumer_pages import SLUG, T, build
+from tests.portal.test_consumer_pages import SLUG, T, build, usage_under_dp
 
 
 def test_offer_contract_profile_and_sandbox_in_a_browser(
@@ -109,6 +109,7 @@ def test_own_table_upload_with_progress_join_and_csv(
     page.wait_for_selector("#cons-sb-mine")
     assert "mine.customers" in page.locator("#cons-sb-mine").inner_text()
 
+    usage_under_dp(m)  # exact answers never join an own table
     page.locator("#cons-sb-sql").fill(
         f"SELECT c.segment, COUNT(*) AS n FROM mine.customers c JOIN {T} u "
         "ON c.uscc = u.uscc GROUP BY c.segment")

@@ -81,6 +81,18 @@ def build(signup: Signup, operator: Client, *, sandbox: bool = True,
     return Market(provider, consumer, offer.id)
 
 
+def usage_under_dp(m: Market) -> None:
+    """Put the exact "usage" table under entity-level DP (joins with own tables allowed,
+    every company's four months counted) and give the bank's entitlement a budget: exact
+    answers never join a consumer's own table."""
+    rules = copy.deepcopy(RULES)
+    rules["mode"] = "dp"
+    rules["dp"] = {"epsilon_per_query": 8, "max_rows_per_identity": 4}
+    rules["columns"]["kwh"].update(lower=0, upper=5000)  # type: ignore[index]
+    m.provider.api.set_analysis_rules(SLUG, "usage", rules)
+    m.provider.api.set_privacy_budget(m.consumer.api.list_entitlements()[0].id, 100)
+
+
 def page(web: httpx.Client, path: str, status: int = 200) -> str:
     r = web.get(path)
     assert r.status_code == status, (path, r.status_code, r.text[:800])

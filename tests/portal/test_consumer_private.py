@@ -17,7 +17,7 @@ from shugu.client import Client
 from shugu.portal import consumer_sandbox
 from tests.conftest import LiveServer
 from tests.portal.conftest import Member, Signup, csrf_of, post_form, signed_in_web
-from tests.portal.test_consumer_pages import SLUG, T, build, page, refused
+from tests.portal.test_consumer_pages import SLUG, T, build, page, refused, usage_under_dp
 from tests.portal.test_consumer_sandbox import SANDBOX, run, text_of
 from tests.sandbox.conftest import RULES, parquet_bytes
 
@@ -92,13 +92,7 @@ def test_own_tables_join_and_csv(signup: Signup, operator: Client, server: LiveS
         # DP the join is answered, exactly as the API answers it.
         _, html = run(web, JOIN)
         assert "join_not_allowed" in html
-        rules = copy.deepcopy(RULES)
-        rules["mode"] = "dp"
-        rules["dp"] = {"epsilon_per_query": 8, "max_rows_per_identity": 4}
-        rules["columns"]["kwh"].update(lower=0, upper=5000)  # type: ignore[index]
-        m.provider.api.set_analysis_rules(SLUG, "usage", rules)
-        eid = m.consumer.api.list_entitlements()[0].id
-        m.provider.api.set_privacy_budget(eid, 100)
+        usage_under_dp(m)
         qid, html = run(web, JOIN)
         assert 'id="cons-sb-ok"' in html, html[:3000]
         api = m.consumer.api.sandbox_result(qid)

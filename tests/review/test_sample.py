@@ -41,7 +41,8 @@ def test_rules_hide_identity_and_never_output_columns(provider: Client, consumer
     make(provider, "meter-sample", data, sample_rows=1)
     provider.set_analysis_rules("meter-sample", "load", {
         "columns": {"meter": {"role": "identity"}, "region": {"role": "never_output"},
-                    "kwh": {"role": "aggregatable", "functions": ["SUM"]}}, "min_identities": 2})
+                    "kwh": {"role": "aggregatable", "functions": ["SUM"], "lower": 0,
+                            "upper": 100}}})
     list_product(provider, operator, "meter-sample")
     table = consumer.product_sample("meter-sample").tables[0]
     assert table.columns == ["kwh"] and table.withheld_columns == ["meter", "region"]
