@@ -16,32 +16,27 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from shugu.jsoncanon import canonical_bytes
 from shugu.ledger.events import sth_message
-from shugu.ledger.openings import Check, OpeningMismatch, opened_leaf
+from shugu.ledger.openings import BundleReport, OpeningMismatch, opened_leaf
 from shugu.ledger.proofs import verify_inclusion
 from shugu.platform_key import verify_signature
 
 
 @dataclass
-class VoucherReport:
-    number: str | None
-    checks: list[Check] = field(default_factory=list)
+class VoucherReport(BundleReport):
+    """The ledger's verdict on openings, for one voucher (its number, when readable)."""
 
-    @property
-    def ok(self) -> bool:
-        return bool(self.checks) and all(c.ok for c in self.checks)
-
-    def add(self, name: str, ok: bool, detail: str) -> None:
-        self.checks.append(Check(name, ok, detail))
+    number: str | None = None
 
 
 def verify(bundle: dict[str, Any], public_key: str | None = None) -> VoucherReport:
     content = bundle.get("voucher")
-    report = VoucherReport(content.get("voucher") if isinstance(content, dict) else None)
+    report = VoucherReport(number=content.get("voucher") if isinstance(content, dict)
+                           else None)
     try:
         _verify(bundle, public_key, report)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
